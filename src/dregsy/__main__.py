@@ -1,0 +1,5 @@
+"""`python -m dregsy` runs the command-line interface."""
+
+from dregsy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The config file: dregsy's YAML keys, validated once into frozen typed values."""

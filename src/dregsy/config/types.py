@@ -1,0 +1,106 @@
+"""The resolved config: frozen values the rest of dregsy runs on.
+
+Nothing here is pydantic-shaped; `dregsy.config.load` turns a validated file into these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from dregsy.reference import Registry
+
+DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
+DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
+
+
+class RelayKind(StrEnum):
+    """How images are moved."""
+
+    NATIVE = "native"
+    DOCKER = "docker"
+    SKOPEO = "skopeo"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A username and password for one registry. The password never appears in repr()."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One side of a task: a registry and how to authenticate with it."""
+
+    registry: Registry
+    credentials: Credentials | None = None  # from `auth`; None: anonymous
+    anonymous: bool = False  # `auth: none`: never look up credentials elsewhere
+    auth_refresh: float | None = None  # seconds, ECR only (`auth-refresh`)
+    skip_tls_verify: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """Copy `source` (a repository path of the task's source) to `target`."""
+
+    source: str
+    target: str
+    tags: tuple[str, ...] | None = None  # None: every tag of the source repository
+    platform: str = "all"  # "all": the whole index, digests preserved
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A named set of mappings between two locations, run once or every `interval` seconds."""
+
+    name: str
+    source: Location
+    target: Location
+    mappings: tuple[Mapping, ...]
+    interval: float = 0.0  # seconds; 0: one-off
+    verbose: bool = False
+
+    @property
+    def periodic(self) -> bool:
+        return self.interval > 0
+
+
+@dataclass(frozen=True, slots=True)
+class DockerSettings:
+    """The Docker relay's daemon (`docker:` section, or the seed's top-level keys)."""
+
+    host: str | None = None  # None: DOCKER_HOST, else the standard socket
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkopeoSettings:
+    """The skopeo relay (`skopeo:` section)."""
+
+    binary: str = "skopeo"
+    certs_dir: Path = DEFAULT_SKOPEO_CERTS_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class ListerSettings:
+    """Global repository-lister settings (`lister:`): used by regex mappings."""
+
+    max_items: int = 100  # -1: unlimited
+    cache_duration: float | None = 3600.0  # seconds; None: no cache
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole config file, validated."""
+
+    tasks: tuple[Task, ...]
+    relay: RelayKind = RelayKind.NATIVE
+    relay_reason: str = "default"  # why this relay, for messages ("relay: docker", "dockerhost")
+    watch: bool = False
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    docker: DockerSettings = DockerSettings()
+    skopeo: SkopeoSettings = SkopeoSettings()
+    lister: ListerSettings = ListerSettings()
