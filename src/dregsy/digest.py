@@ -36,7 +36,7 @@ class Verifier:
         self._hash = hashlib.new(algorithm)
         self._expected = expected
         self._size = size
-        self._what = what
+        self.what = what
         self.received = 0
 
     def update(self, chunk: bytes) -> None:
@@ -44,17 +44,17 @@ class Verifier:
         self.received += len(chunk)
         if self._size is not None and self.received > self._size:
             raise DigestMismatchError(
-                f"{self._what}: more than the {self._size} bytes its descriptor declares"
+                f"{self.what}: more than the {self._size} bytes its descriptor declares"
             )
 
     def check(self) -> None:
         """Raise DigestMismatchError unless everything seen matches size and digest."""
         if self._size is not None and self.received != self._size:
             raise DigestMismatchError(
-                f"{self._what}: got {self.received} bytes, expected {self._size}"
+                f"{self.what}: got {self.received} bytes, expected {self._size}"
             )
         actual = f"{self._expected.partition(':')[0]}:{self._hash.hexdigest()}"
         if actual != self._expected:
             raise DigestMismatchError(
-                f"{self._what}: content has digest {actual}, expected {self._expected}"
+                f"{self.what}: content has digest {actual}, expected {self._expected}"
             )

@@ -5,11 +5,24 @@ Nothing here is pydantic-shaped; `dregsy.config.load` turns a validated file int
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from dregsy.credentials import Credentials
 from dregsy.reference import Registry
+
+__all__ = [
+    "Config",
+    "Credentials",
+    "DockerSettings",
+    "ListerSettings",
+    "Location",
+    "Mapping",
+    "RelayKind",
+    "SkopeoSettings",
+    "Task",
+]
 
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
@@ -21,14 +34,6 @@ class RelayKind(StrEnum):
     NATIVE = "native"
     DOCKER = "docker"
     SKOPEO = "skopeo"
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """A username and password for one registry. The password never appears in repr()."""
-
-    username: str
-    password: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,183 @@
+"""The composition root: builds relay, registry clients and runner for a config, and serves.
+
+`serve` runs the schedule until it ends (only one-off tasks) or `stop` is set, and applies
+reload requests: the new config is validated first; if it is invalid the problems are
+logged and the running config carries on; if it is valid, running syncs finish and the
+schedule restarts with it (one-off tasks run again, as in dregsy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dregsy.clock import Clock, SystemClock
+from dregsy.config.types import Config, RelayKind, Task
+from dregsy.errors import ConfigError
+from dregsy.logcontext import current_task
+from dregsy.registry.directory import RegistryDirectory
+from dregsy.registry.pool import HttpPool, HttpSettings
+from dregsy.relays.base import Relay
+from dregsy.relays.native import NativeRelay
+from dregsy.scheduler import run_schedule
+from dregsy.sync.runner import TaskRunner
+from dregsy.watch import watch_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARALLEL = 8  # images in flight across all tasks
+STOP_GRACE = 5.0  # seconds running syncs get after SIGTERM before they are cancelled
+
+
+@dataclass(slots=True)
+class Signals:
+    """Requests from outside: stop the process, or reload the config."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    reload: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def check_relay(config: Config) -> None:
+    """Refuse relays this build cannot run, before anything starts."""
+    if config.relay is not RelayKind.NATIVE:
+        raise ConfigError(
+            f"the {config.relay} relay (selected by {config.relay_reason}) is not available "
+            "yet in this version; use `relay: native`"
+        )
+
+
+def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
+    check_relay(config)
+    return NativeRelay(registries)
+
+
+class App:
+    """Runs configs and remembers whether any sync failed during the process's life."""
+
+    def __init__(
+        self,
+        *,
+        config_path: Path | None = None,
+        clock: Clock | None = None,
+        stop_grace: float = STOP_GRACE,
+    ) -> None:
+        self._config_path = config_path
+        self._clock = clock or SystemClock()
+        self._stop_grace = stop_grace
+        self.failed = False
+
+    async def serve(self, config: Config, load: Callable[[], Config], signals: Signals) -> int:
+        """Run until done or stopped; returns the exit status (0 ok, 1 some sync failed)."""
+        while True:
+            new_config = await self._run_config(config, load, signals)
+            if new_config is None:
+                return 1 if self.failed else 0
+            config = new_config
+            log.info("configuration reloaded: %d task(s)", len(config.tasks))
+
+    async def _run_config(
+        self, config: Config, load: Callable[[], Config], signals: Signals
+    ) -> Config | None:
+        """Run one config; returns the next config on a valid reload, else None."""
+        pool = HttpPool(HttpSettings(certs_dir=config.certs_dir))
+        registries = RegistryDirectory(pool)
+        relay = build_relay(config, registries)
+        runner = TaskRunner(relay, registries, asyncio.Semaphore(DEFAULT_PARALLEL))
+        run_stop = asyncio.Event()
+
+        async def run_task(task: Task) -> None:
+            token = current_task.set(task.name)
+            try:
+                stats = await runner.run(task)
+            finally:
+                current_task.reset(token)
+            if not stats.ok:
+                self.failed = True
+
+        watcher = None
+        if config.watch and self._config_path is not None:
+            watcher = asyncio.create_task(
+                watch_file(self._config_path, signals.reload.set, stop=run_stop, clock=self._clock)
+            )
+        try:
+            await relay.prepare()
+            schedule = asyncio.create_task(
+                run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)
+            )
+            return await self._supervise(schedule, run_stop, load, signals)
+        finally:
+            run_stop.set()
+            if watcher is not None:
+                await watcher
+            await relay.aclose()
+            await pool.aclose()
+
+    async def _supervise(
+        self,
+        schedule: asyncio.Task[None],
+        run_stop: asyncio.Event,
+        load: Callable[[], Config],
+        signals: Signals,
+    ) -> Config | None:
+        stop_wait = asyncio.create_task(signals.stop.wait())
+        try:
+            while True:
+                reload_wait = asyncio.create_task(signals.reload.wait())
+                await asyncio.wait(
+                    {schedule, stop_wait, reload_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
+                reload_wait.cancel()
+                if signals.stop.is_set():
+                    await self._drain(schedule, run_stop)
+                    return None
+                if schedule.done():
+                    schedule.result()
+                    return None
+                signals.reload.clear()
+                new_config = self._try_load(load)
+                if new_config is not None:
+                    log.info("configuration changed: waiting for running syncs to finish")
+                    run_stop.set()
+                    await schedule
+                    return new_config
+        finally:
+            stop_wait.cancel()
+
+    async def _drain(self, schedule: asyncio.Task[None], run_stop: asyncio.Event) -> None:
+        log.info("stopping: letting running syncs finish (at most %.0f s)", self._stop_grace)
+        run_stop.set()
+        done, _ = await asyncio.wait({schedule}, timeout=self._stop_grace)
+        if not done:
+            log.warning("stopping: cancelling syncs still running")
+            schedule.cancel()
+            await asyncio.gather(schedule, return_exceptions=True)
+
+    @staticmethod
+    def _try_load(load: Callable[[], Config]) -> Config | None:
+        try:
+            config = load()
+            check_relay(config)
+        except ConfigError as exc:
+            log.error("reload: the new configuration is invalid, keeping the current one")
+            for problem in exc.problems:
+                log.error("reload: %s", problem)
+            return None
+        return config
+
+
+def select_tasks(config: Config, pattern: str | None) -> Config:
+    """Keep the tasks whose name fully matches `pattern` (dregsy's `-run`)."""
+    if pattern is None:
+        return config
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"-run: invalid regular expression {pattern!r}: {exc}") from exc
+    tasks = tuple(t for t in config.tasks if regex.fullmatch(t.name))
+    if not tasks:
+        raise ConfigError(f"-run: no task name matches {pattern!r}")
+    return replace(config, tasks=tasks)

@@ -1,0 +1,128 @@
+"""The registry auth flow: Basic or Bearer tokens, fetched for the scopes each request needs.
+
+Requests carry the scopes they need in `request.extensions[SCOPES]`. Once a registry's
+challenge is known (from the ping of `/v2/`), tokens are fetched before a request is sent,
+so streamed uploads (which cannot be replayed) never meet a 401. A 401 anyway gets one fresh
+token and one retry. Credentials go only to the registry and its token realm; httpx drops
+`Authorization` on redirects to other hosts, which is how blob downloads from object storage
+stay clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncGenerator, Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from dregsy.auth.challenge import Challenge, pick_challenge
+from dregsy.auth.token import MAX_TOKEN_RESPONSE_BYTES, Token, TokenCache, parse_token_response
+from dregsy.credentials import Credentials
+from dregsy.errors import AuthError
+
+SCOPES = "dregsy.scopes"
+
+
+def basic_header(credentials: Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def is_replayable(request: httpx.Request) -> bool:
+    """Whether the request body can be sent again (bytes, not a one-shot stream)."""
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class RegistryAuth(httpx.Auth):
+    """Authentication for one registry and one identity (credentials or anonymous)."""
+
+    def __init__(
+        self, credentials: Credentials | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+        self._locks: dict[frozenset[str], asyncio.Lock] = {}
+
+    def learn(self, response: httpx.Response) -> None:
+        """Remember the challenge of a 401 (e.g. from the ping of `/v2/`)."""
+        if response.status_code == 401:
+            self._challenge = pick_challenge(response.headers.get_list("www-authenticate"))
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        scopes: tuple[str, ...] = tuple(request.extensions.get(SCOPES, ()))
+        token: Token | None = None
+        if self._challenge is not None and self._challenge.scheme == "bearer":
+            token = self._tokens.find(scopes, self._clock())
+            if token is None:
+                key = frozenset(scopes)
+                async with self._locks.setdefault(key, asyncio.Lock()):
+                    token = self._tokens.find(scopes, self._clock())
+                    if token is None:
+                        response = yield self._token_request(self._challenge, scopes)
+                        token = await self._read_token(response, scopes)
+            request.headers["Authorization"] = token.header
+        elif self._challenge is not None and self._credentials is not None:
+            request.headers["Authorization"] = basic_header(self._credentials)
+
+        response = yield request
+        if response.status_code != 401 or not is_replayable(request):
+            return
+        challenge = pick_challenge(response.headers.get_list("www-authenticate"))
+        if challenge is None:
+            return
+        self._challenge = challenge
+        if challenge.scheme == "basic":
+            if self._credentials is None or "Authorization" in request.headers:
+                return  # nothing (new) to offer: let the 401 through
+            request.headers["Authorization"] = basic_header(self._credentials)
+        elif challenge.scheme == "bearer":
+            if token is not None:
+                self._tokens.discard(token)
+            wanted = tuple(dict.fromkeys(scopes + challenge.scopes))
+            token_response = yield self._token_request(challenge, wanted)
+            token = await self._read_token(token_response, wanted)
+            request.headers["Authorization"] = token.header
+        else:
+            return
+        await response.aread()
+        yield request
+
+    def _token_request(self, challenge: Challenge, scopes: tuple[str, ...]) -> httpx.Request:
+        realm = challenge.realm
+        if not realm or urlsplit(realm).scheme not in ("http", "https"):
+            raise AuthError(f"registry sent a bearer challenge without a usable realm: {realm!r}")
+        params: list[tuple[str, str | int | float | bool | None]] = []
+        if challenge.service:
+            params.append(("service", challenge.service))
+        params.extend(("scope", s) for s in scopes)
+        headers = {}
+        if self._credentials is not None:
+            params.append(("account", self._credentials.username))
+            headers["Authorization"] = basic_header(self._credentials)
+        return httpx.Request("GET", realm, params=params, headers=headers)
+
+    async def _read_token(self, response: httpx.Response, scopes: tuple[str, ...]) -> Token:
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_TOKEN_RESPONSE_BYTES:
+                raise AuthError("token service response is larger than 64 KiB")
+        realm_host = response.request.url.host
+        if response.status_code in (401, 403):
+            who = "anonymous access" if self._credentials is None else "the credentials"
+            raise AuthError(
+                f"token service at {realm_host} refused {who} "
+                f"(HTTP {response.status_code}) for {' '.join(scopes) or 'the registry'}"
+            )
+        if response.status_code != 200:
+            raise AuthError(f"token service at {realm_host} answered HTTP {response.status_code}")
+        token = parse_token_response(body, scopes=scopes, now=self._clock())
+        self._tokens.add(token)
+        return token

@@ -1,0 +1,174 @@
+"""The native copy: manifests and blobs straight from one registry to another.
+
+Order makes a tag safe: blobs first, then the child manifests of an index (by digest),
+and the tagged manifest last, so a tag never points at content that is not all there,
+even if the process dies half way. Blobs stream from GET to PUT through a small buffer
+while their digest is checked; a mismatch aborts the upload before it completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from dregsy.copy.plan import BlobAction, blob_action, short
+from dregsy.copy.transfers import Transfers
+from dregsy.digest import Verifier
+from dregsy.errors import DeniedError, RegistryUnreachableError, UnauthorizedError
+from dregsy.manifest import Descriptor, Manifest
+from dregsy.reference import Reference, Repository
+from dregsy.registry import blobs, manifests
+from dregsy.registry.client import RegistryClient
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 256 * 1024
+BLOB_ATTEMPTS = 3
+
+
+@dataclass(slots=True)
+class CopyStats:
+    """What one copy moved."""
+
+    bytes: int = 0
+    blobs_streamed: int = 0
+    blobs_mounted: int = 0
+    blobs_present: int = 0
+    manifests_pushed: int = 0
+
+
+class ImageCopier:
+    """Copies one manifest (image or index) and everything it references."""
+
+    def __init__(
+        self,
+        source: RegistryClient,
+        target: RegistryClient,
+        *,
+        transfers: Transfers,
+        blob_slots: asyncio.Semaphore,
+        detail_level: int = logging.DEBUG,
+    ) -> None:
+        self._source = source
+        self._target = target
+        self._transfers = transfers
+        self._blob_slots = blob_slots
+        self._detail = detail_level
+        self._same_registry = (
+            source.registry.api_host == target.registry.api_host
+            and source.registry.scheme == target.registry.scheme
+        )
+        self.stats = CopyStats()
+
+    async def copy(self, src: Reference, dst: Reference, digest: str) -> None:
+        """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest)."""
+        top = await manifests.get_manifest(self._source, src.repository.digest(digest))
+        await self._ensure_content(top, src.repository, dst.repository)
+        await manifests.put_manifest(self._target, dst, top)
+        self.stats.manifests_pushed += 1
+
+    async def _ensure_content(self, manifest: Manifest, src: Repository, dst: Repository) -> None:
+        if manifest.is_index:
+            jobs = [self._ensure_child(d, src, dst) for d in manifest.manifests]
+        else:
+            jobs = [self._ensure_blob(d, src, dst) for d in manifest.blobs]
+        await _gather(jobs)
+
+    async def _ensure_child(self, desc: Descriptor, src: Repository, dst: Repository) -> None:
+        async def job() -> None:
+            target_ref = dst.digest(desc.digest)
+            if await manifests.head_manifest(self._target, target_ref) is not None:
+                log.log(self._detail, "manifest %s: already at %s", short(desc.digest), dst)
+                return
+            child = await manifests.get_manifest(self._source, src.digest(desc.digest))
+            await self._ensure_content(child, src, dst)
+            await manifests.put_manifest(self._target, target_ref, child)
+            self.stats.manifests_pushed += 1
+            what = f" ({desc.platform})" if desc.platform else ""
+            log.log(self._detail, "manifest %s%s: pushed to %s", short(desc.digest), what, dst)
+
+        await self._transfers.once(("manifest", str(dst), desc.digest), job)
+
+    async def _ensure_blob(self, desc: Descriptor, src: Repository, dst: Repository) -> None:
+        async def job() -> None:
+            async with self._blob_slots:
+                await self._copy_blob(desc, src, dst)
+
+        await self._transfers.once(("blob", str(dst), desc.digest), job)
+
+    async def _copy_blob(self, desc: Descriptor, src: Repository, dst: Repository) -> None:
+        exists = await blobs.blob_exists(self._target, dst, desc.digest)
+        action = blob_action(exists=exists, same_registry=self._same_registry)
+        if action is BlobAction.SKIP:
+            self.stats.blobs_present += 1
+            log.log(self._detail, "blob %s: already at %s", short(desc.digest), dst)
+            return
+        location = None
+        if action is BlobAction.MOUNT:
+            try:
+                start = await blobs.start_upload(self._target, dst, mount=(desc.digest, src))
+            except (UnauthorizedError, DeniedError) as exc:
+                # Some registries refuse mounts they could do (Harbor); upload instead.
+                log.debug("blob %s: mount refused (%s), uploading", short(desc.digest), exc)
+            else:
+                if start.mounted:
+                    self.stats.blobs_mounted += 1
+                    log.log(self._detail, "blob %s: mounted from %s", short(desc.digest), src)
+                    return
+                location = start.location
+        for attempt in range(1, BLOB_ATTEMPTS + 1):
+            if location is None:
+                location = (await blobs.start_upload(self._target, dst)).location
+            assert location is not None
+            try:
+                await self._stream_blob(desc, src, dst, location)
+                break
+            except RegistryUnreachableError as exc:
+                if attempt == BLOB_ATTEMPTS:
+                    raise
+                log.warning("blob %s: transfer interrupted (%s), retrying", short(desc.digest), exc)
+                location = None
+        self.stats.blobs_streamed += 1
+        self.stats.bytes += desc.size
+        log.log(self._detail, "blob %s: copied %d bytes", short(desc.digest), desc.size)
+
+    async def _stream_blob(
+        self, desc: Descriptor, src: Repository, dst: Repository, location: str
+    ) -> None:
+        async with blobs.open_blob(self._source, src, desc.digest) as response:
+            body = _verified(response, Verifier(desc.digest, desc.size, f"blob {desc.digest}"))
+            await blobs.finish_upload(
+                self._target, dst, location, digest=desc.digest, size=desc.size, body=body
+            )
+
+
+async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterator[bytes]:
+    """Pass chunks through while hashing them; hold the last one back until the digest checks
+    out, so a mismatching blob is never completed at the target."""
+    held: bytes | None = None
+    try:
+        async for chunk in response.aiter_raw(CHUNK_SIZE):
+            verifier.update(chunk)
+            if held is not None:
+                yield held
+            held = chunk
+    except httpx.TransportError as exc:
+        raise RegistryUnreachableError(f"download of {verifier.what} broke off: {exc}") from exc
+    verifier.check()
+    if held is not None:
+        yield held
+
+
+async def _gather(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run coroutines concurrently; if one fails, cancel the rest and raise the first error."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None

@@ -1,0 +1,88 @@
+"""Logging setup: readable lines on a terminal, or one JSON object per line.
+
+Only `cli.py` calls `configure`. `LOG_LEVEL` (trace, debug, info, warn, error, fatal, panic,
+as in dregsy) sets the level; `LOG_FORMAT=json` switches to JSON. httpx's and httpcore's own
+loggers stay at WARNING whatever the level, so request headers never reach a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TextIO
+
+from dregsy.logcontext import current_task
+
+_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "panic": logging.CRITICAL,
+}
+
+
+class _TaskFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.task = current_task.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        task = getattr(record, "task", None)
+        prefix = f"[{task}] " if task else ""
+        line = f"{when} {record.levelname:<7} {prefix}{record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+            "logger": record.name,
+        }
+        task = getattr(record, "task", None)
+        if task:
+            doc["task"] = task
+        if record.exc_info:
+            doc["error"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def parse_level(text: str | None) -> int | None:
+    """The logging level for a LOG_LEVEL value; None when unknown."""
+    return _LEVELS.get((text or "info").strip().lower())
+
+
+def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
+    """Set up the `dregsy` logger from the environment; returns warnings to log."""
+    warnings: list[str] = []
+    level = parse_level(env.get("LOG_LEVEL"))
+    if level is None:
+        warnings.append(f"unknown LOG_LEVEL {env.get('LOG_LEVEL')!r}, using info")
+        level = logging.INFO
+    fmt = env.get("LOG_FORMAT", "text").strip().lower()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_TaskFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if fmt not in ("json", "text", ""):
+        warnings.append(f"unknown LOG_FORMAT {fmt!r}, using text")
+    root = logging.getLogger("dregsy")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return warnings

@@ -1,0 +1,1 @@
+"""The registry client: one module per resource of the OCI Distribution API."""

@@ -1,0 +1,156 @@
+"""The registry client: one registry, one identity, one role (pull, or pull and push).
+
+It finds the registry's scheme and auth challenge with one ping of `/v2/`, then sends
+requests with the token scopes they need. Loopback registries without an explicit scheme
+are tried over HTTPS first and plain HTTP second, as Docker does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from dregsy.auth.flow import SCOPES, RegistryAuth
+from dregsy.errors import RegistryError, RegistryUnreachableError
+from dregsy.reference import Registry
+from dregsy.registry.retry import NO_RETRY
+
+log = logging.getLogger(__name__)
+
+PULL = ("pull",)
+PULL_PUSH = ("pull", "push")
+
+
+class RegistryClient:
+    """Sends Distribution API requests to one registry as one identity."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        http: httpx.AsyncClient,
+        auth: RegistryAuth,
+        *,
+        actions: tuple[str, ...] = PULL,
+    ) -> None:
+        self.registry = registry
+        self.actions = actions
+        self._http = http
+        self._auth = auth
+        self._base: str | None = None
+        self._ping_lock = asyncio.Lock()
+
+    async def base_url(self) -> str:
+        """`scheme://host[:port]`, found by pinging `/v2/` once."""
+        if self._base is None:
+            async with self._ping_lock:
+                if self._base is None:
+                    self._base = await self._ping()
+        return self._base
+
+    async def _ping(self) -> str:
+        registry = self.registry
+        if registry.scheme is not None:
+            schemes = [registry.scheme]
+        else:
+            schemes = ["https", "http"] if registry.is_loopback else ["https"]
+        first_error: httpx.TransportError | None = None
+        for scheme in schemes:
+            base = f"{scheme}://{registry.api_host}"
+            fallback = scheme != schemes[-1]
+            try:
+                response = await self._http.get(
+                    f"{base}/v2/", extensions={NO_RETRY: True} if fallback else {}
+                )
+            except httpx.TransportError as exc:
+                first_error = first_error or exc
+                continue
+            # A TLS port spoken to in plain HTTP answers 400: the HTTPS error says more.
+            if response.status_code == 400 and first_error is not None:
+                break
+            self._auth.learn(response)
+            if scheme == "http" and registry.scheme is None:
+                log.debug("%s: no TLS, using plain HTTP (loopback registry)", registry)
+            return base
+        raise RegistryUnreachableError(f"cannot reach registry {registry}: {first_error}")
+
+    def _url(self, base: str, path_or_url: str) -> str:
+        return path_or_url if "://" in path_or_url else base + path_or_url
+
+    async def _build(
+        self,
+        method: str,
+        path_or_url: str,
+        scopes: tuple[str, ...],
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        content: Any,
+    ) -> tuple[httpx.Request, RegistryAuth | None]:
+        base = await self.base_url()
+        url = self._url(base, path_or_url)
+        request = self._http.build_request(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            content=content,
+            extensions={SCOPES: scopes},
+        )
+        # Never send the registry's credentials to another host (e.g. an upload URL
+        # pointing to object storage).
+        same_host = request.url.netloc.decode("ascii") == httpx.URL(base).netloc.decode("ascii")
+        return request, self._auth if same_host else None
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        scopes: tuple[str, ...],
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: Any = None,
+    ) -> httpx.Response:
+        """Send a request and return the response with its body not yet read."""
+        request, auth = await self._build(method, path_or_url, scopes, headers, params, content)
+        try:
+            return await self._http.send(request, auth=auth, stream=True)
+        except httpx.TransportError as exc:
+            raise RegistryUnreachableError(
+                f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
+            ) from exc
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        scopes: tuple[str, ...],
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: Any = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Like `request`, closing the response when the block ends."""
+        response = await self.request(
+            method, path_or_url, scopes=scopes, headers=headers, params=params, content=content
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    def scope_for(self, repository_path: str) -> str:
+        return f"repository:{repository_path}:{','.join(self.actions)}"
+
+
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:300] + "…"
+
+
+__all__ = ["PULL", "PULL_PUSH", "RegistryClient", "RegistryError"]

@@ -1,0 +1,63 @@
+"""HTTP clients, one per registry host and TLS setting, shared by every task."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from dregsy import __version__
+from dregsy.reference import Registry
+from dregsy.registry.retry import RetryPolicy, RetryTransport
+from dregsy.registry.tls import ssl_context
+
+USER_AGENT = f"dregsy/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Connection settings shared by all registries."""
+
+    certs_dir: Path
+    max_connections: int = 8  # per registry host
+    connect_timeout: float = 30.0
+    read_timeout: float = 120.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class HttpPool:
+    """Creates and owns the httpx clients; close it once at the end."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+        self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
+
+    def client(self, registry: Registry, *, skip_tls_verify: bool) -> httpx.AsyncClient:
+        key = (registry.api_host, skip_tls_verify)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._build(registry, skip_tls_verify)
+        return client
+
+    def _build(self, registry: Registry, skip_tls_verify: bool) -> httpx.AsyncClient:
+        s = self._settings
+        verify: ssl.SSLContext | bool = (
+            False if skip_tls_verify else ssl_context(s.certs_dir, registry.api_host)
+        )
+        limits = httpx.Limits(
+            max_connections=s.max_connections, max_keepalive_connections=s.max_connections
+        )
+        inner = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        return httpx.AsyncClient(
+            transport=RetryTransport(inner, s.retry),
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout, pool=None),
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

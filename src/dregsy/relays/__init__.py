@@ -1,0 +1,1 @@
+"""Relays: the part that moves one image. Everything around it is shared."""

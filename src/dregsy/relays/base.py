@@ -1,0 +1,55 @@
+"""The relay protocol: prepare once, copy images, close."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from dregsy.config.types import Location
+from dregsy.reference import Reference
+
+
+@dataclass(frozen=True, slots=True)
+class ImageJob:
+    """Copy the manifest `digest` found at `source` to `target`."""
+
+    source: Reference
+    target: Reference
+    source_location: Location
+    target_location: Location
+    digest: str  # the source manifest's digest, as seen by the unchanged-check
+    platform: str = "all"
+    verbose: bool = False
+
+    @property
+    def detail_level(self) -> int:
+        """The log level of per-blob detail: INFO for verbose tasks."""
+        return logging.INFO if self.verbose else logging.DEBUG
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOutcome:
+    """What a relay moved for one image."""
+
+    bytes: int = 0
+    blobs: int = 0
+
+
+class Relay(Protocol):
+    """Moves one image at a time; knows nothing about config, schedules or tag lists."""
+
+    name: str
+    preserves_digests: bool  # False: the unchanged-check must compare something else
+
+    async def prepare(self) -> None:
+        """Check the relay can work (binary present, daemon up); raise RelayUnavailableError."""
+        ...
+
+    def new_run(self) -> object:
+        """State shared by the copies of one task run (e.g. blobs in flight)."""
+        ...
+
+    async def copy(self, job: ImageJob, run: object) -> CopyOutcome: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Running tasks: expand mappings into images, skip the unchanged, copy the rest."""

@@ -1,0 +1,138 @@
+"""One run of one task: list tags, check each image, hand the changed ones to the relay.
+
+This is the one place where a failure is recorded and the run goes on: an image that fails
+is logged with its reference and cause, and the other images still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from dregsy.config.types import Mapping, Task
+from dregsy.copy.plan import TagAction, decide_tag, short
+from dregsy.errors import DregsyError, NotFoundError
+from dregsy.reference import Reference
+from dregsy.registry import manifests, tags
+from dregsy.registry.client import RegistryClient
+from dregsy.registry.directory import RegistryDirectory
+from dregsy.relays.base import ImageJob, Relay
+from dregsy.sync.stats import RunStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    source: Reference
+    target: Reference
+
+
+class TaskRunner:
+    """Runs tasks through one relay, with at most `image_slots` images in flight overall."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        registries: RegistryDirectory,
+        image_slots: asyncio.Semaphore,
+    ) -> None:
+        self._relay = relay
+        self._registries = registries
+        self._image_slots = image_slots
+
+    async def run(self, task: Task) -> RunStats:
+        """Run every mapping of `task` once; never raises for registry trouble."""
+        started = time.monotonic()
+        stats = RunStats()
+        source = self._registries.source(task.source)
+        target = self._registries.target(task.target)
+        run_state = self._relay.new_run()
+        pairs: list[_Pair] = []
+        for mapping in task.mappings:
+            try:
+                pairs.extend(await self._expand(source, task, mapping))
+            except DregsyError as exc:
+                stats.failed += 1
+                log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
+        await asyncio.gather(
+            *(self._sync_image(task, pair, source, target, run_state, stats) for pair in pairs)
+        )
+        stats.duration = time.monotonic() - started
+        log.info("task %s: %s", task.name, stats.summary())
+        return stats
+
+    async def _expand(self, source: RegistryClient, task: Task, mapping: Mapping) -> list[_Pair]:
+        src_repo = task.source.registry.repository(mapping.source)
+        dst_repo = task.target.registry.repository(mapping.target)
+        if mapping.tags is None:
+            try:
+                names = await tags.list_tags(source, src_repo)
+            except NotFoundError as exc:
+                raise DregsyError(f"cannot list tags of {src_repo}: {exc}") from exc
+            if not names:
+                log.warning("%s has no tags: nothing to sync", src_repo)
+        else:
+            names = list(mapping.tags)
+        return [_Pair(src_repo.tag(name), dst_repo.tag(name)) for name in names]
+
+    async def _sync_image(
+        self,
+        task: Task,
+        pair: _Pair,
+        source: RegistryClient,
+        target: RegistryClient,
+        run_state: object,
+        stats: RunStats,
+    ) -> None:
+        async with self._image_slots:
+            try:
+                digest = await _source_digest(source, pair.source)
+                existing = await manifests.head_manifest(target, pair.target)
+                decision = decide_tag(digest, existing.digest if existing else None)
+                if decision.action is TagAction.SKIP:
+                    stats.skipped += 1
+                    level = logging.INFO if task.verbose else logging.DEBUG
+                    log.log(level, "%s: unchanged (%s), skipped", pair.target, short(digest))
+                    return
+                job = ImageJob(
+                    source=pair.source,
+                    target=pair.target,
+                    source_location=task.source,
+                    target_location=task.target,
+                    digest=digest,
+                    verbose=task.verbose,
+                )
+                outcome = await self._relay.copy(job, run_state)
+            except asyncio.CancelledError:
+                raise
+            except DregsyError as exc:
+                stats.failed += 1
+                log.error("%s -> %s: %s", pair.source, pair.target, exc)
+                return
+            except Exception as exc:  # the boundary: a bug fails one image, not the run
+                stats.failed += 1
+                log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
+                return
+            stats.copied += 1
+            stats.bytes += outcome.bytes
+            log.info(
+                "%s -> %s: copied %s (%s)",
+                pair.source,
+                pair.target,
+                short(digest),
+                decision.reason,
+            )
+
+
+async def _source_digest(client: RegistryClient, ref: Reference) -> str:
+    """The digest the source tag points at: from a HEAD, or a GET if HEAD does not say."""
+    head = await manifests.head_manifest(client, ref)
+    if head is None:
+        raise NotFoundError(404, "HEAD", str(ref), "tag not found in source")
+    if head.digest is not None:
+        return head.digest
+    manifest = await manifests.get_manifest(client, ref)
+    return manifest.digest
