@@ -152,7 +152,7 @@ async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterat
     out, so a mismatching blob is never completed at the target."""
     held: bytes | None = None
     try:
-        async for chunk in response.aiter_raw(CHUNK_SIZE):
+        async for chunk in response.aiter_bytes(CHUNK_SIZE):
             verifier.update(chunk)
             if held is not None:
                 yield held

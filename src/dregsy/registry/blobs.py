@@ -42,7 +42,11 @@ async def open_blob(
 ) -> AsyncIterator[httpx.Response]:
     """GET a blob as a stream (redirects to storage are followed without credentials)."""
     scope = client.scope_for(repo.path)
-    async with client.stream("GET", _blob_path(repo, digest), scopes=(scope,)) as response:
+    # Blobs are compressed already; ask that nobody compresses them again on the way.
+    headers = {"Accept-Encoding": "identity"}
+    async with client.stream(
+        "GET", _blob_path(repo, digest), scopes=(scope,), headers=headers
+    ) as response:
         await raise_for_status(response)
         yield response
 

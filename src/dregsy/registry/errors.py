@@ -31,7 +31,7 @@ async def raise_for_status(response: httpx.Response, *, ok: tuple[int, ...] = ()
         return
     body = b""
     if response.request.method != "HEAD":
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) >= MAX_ERROR_BODY_BYTES:
                 break

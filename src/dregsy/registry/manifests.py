@@ -52,7 +52,7 @@ async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
     async with client.stream("GET", _path(ref), scopes=(scope,), headers=_ACCEPT) as response:
         await raise_for_status(response)
         raw = b""
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             raw += chunk
             if len(raw) > MAX_MANIFEST_BYTES:
                 raise SizeLimitExceededError(f"manifest {ref} is larger than 8 MiB")

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from dregsy.registry.retry import RetryPolicy, RetryTransport, retry_after
+
+
+class Script:
+    """Answers requests with a scripted list of statuses (or exceptions)."""
+
+    def __init__(self, *answers: int | Exception, headers: dict[str, str] | None = None) -> None:
+        self.answers = list(answers)
+        self.headers = headers or {}
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer, headers=self.headers)
+
+
+def _client(script: Script, sleeps: list[float]) -> httpx.AsyncClient:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    policy = RetryPolicy(attempts=4, base=0.5, factor=2, jitter=0)
+    return httpx.AsyncClient(
+        transport=RetryTransport(httpx.MockTransport(script), policy, sleep=sleep)
+    )
+
+
+async def test_retries_5xx_with_backoff() -> None:
+    sleeps: list[float] = []
+    script = Script(503, 502, 200)
+    async with _client(script, sleeps) as client:
+        response = await client.get("https://r.test/v2/")
+    assert response.status_code == 200
+    assert script.calls == 3
+    assert sleeps == [0.5, 1.0]
+
+
+async def test_gives_up_after_attempts() -> None:
+    sleeps: list[float] = []
+    script = Script(500, 500, 500, 500)
+    async with _client(script, sleeps) as client:
+        response = await client.get("https://r.test/v2/")
+    assert response.status_code == 500
+    assert script.calls == 4
+
+
+async def test_honours_retry_after_on_429() -> None:
+    sleeps: list[float] = []
+    script = Script(429, 200, headers={"Retry-After": "3"})
+    async with _client(script, sleeps) as client:
+        response = await client.get("https://r.test/v2/")
+    assert response.status_code == 200
+    assert sleeps == [3.0]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 400])
+async def test_does_not_retry_client_errors(status: int) -> None:
+    sleeps: list[float] = []
+    script = Script(status, 200)
+    async with _client(script, sleeps) as client:
+        response = await client.get("https://r.test/v2/")
+    assert response.status_code == status
+    assert script.calls == 1
+
+
+async def test_retries_connection_errors() -> None:
+    sleeps: list[float] = []
+    script = Script(httpx.ConnectError("refused"), 200)
+    async with _client(script, sleeps) as client:
+        response = await client.get("https://r.test/v2/")
+    assert response.status_code == 200
+    assert script.calls == 2
+
+
+async def test_streamed_bodies_are_not_replayed() -> None:
+    sleeps: list[float] = []
+    script = Script(503, 201)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    async with _client(script, sleeps) as client:
+        response = await client.put("https://r.test/upload", content=body())
+    assert response.status_code == 503
+    assert script.calls == 1
+
+
+def test_retry_after_formats() -> None:
+    request = httpx.Request("GET", "https://r.test/")
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "7"}, request=request), 0) == 7
+    dated = httpx.Response(
+        429, headers={"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, request=request
+    )
+    assert retry_after(dated, 40.0) == 60.0
+    assert retry_after(httpx.Response(429, request=request), 0) is None
