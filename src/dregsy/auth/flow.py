@@ -109,11 +109,14 @@ class RegistryAuth(httpx.Auth):
         return httpx.Request("GET", realm, params=params, headers=headers)
 
     async def _read_token(self, response: httpx.Response, scopes: tuple[str, ...]) -> Token:
-        body = b""
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_TOKEN_RESPONSE_BYTES:
-                raise AuthError("token service response is larger than 64 KiB")
+        # httpx reads this response again after the flow resumes, so read it whole (aread
+        # caches); the declared length is checked first to bound it.
+        length = response.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > MAX_TOKEN_RESPONSE_BYTES:
+            raise AuthError("token service response is larger than 64 KiB")
+        body = await response.aread()
+        if len(body) > MAX_TOKEN_RESPONSE_BYTES:
+            raise AuthError("token service response is larger than 64 KiB")
         realm_host = response.request.url.host
         if response.status_code in (401, 403):
             who = "anonymous access" if self._credentials is None else "the credentials"
