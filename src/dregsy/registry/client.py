@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,8 @@ from dregsy.reference import Registry
 from dregsy.registry.retry import NO_RETRY
 
 log = logging.getLogger(__name__)
+
+PING_FAILURE_TTL = 10.0  # seconds a failed ping answers for the registry
 
 PULL = ("pull",)
 PULL_PUSH = ("pull", "push")
@@ -43,13 +46,25 @@ class RegistryClient:
         self._auth = auth
         self._base: str | None = None
         self._ping_lock = asyncio.Lock()
+        self._ping_failure: tuple[float, RegistryUnreachableError] | None = None
 
     async def base_url(self) -> str:
-        """`scheme://host[:port]`, found by pinging `/v2/` once."""
+        """`scheme://host[:port]`, found by pinging `/v2/` once.
+
+        A failed ping is remembered for a few seconds, so the images waiting on an
+        unreachable registry fail together instead of each retrying in turn.
+        """
         if self._base is None:
             async with self._ping_lock:
+                failed = self._ping_failure
+                if failed is not None and time.monotonic() - failed[0] < PING_FAILURE_TTL:
+                    raise failed[1]
                 if self._base is None:
-                    self._base = await self._ping()
+                    try:
+                        self._base = await self._ping()
+                    except RegistryUnreachableError as exc:
+                        self._ping_failure = (time.monotonic(), exc)
+                        raise
         return self._base
 
     async def _ping(self) -> str:
