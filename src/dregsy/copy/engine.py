@@ -135,7 +135,7 @@ class ImageCopier:
                 location = None
         self.stats.blobs_streamed += 1
         self.stats.bytes += desc.size
-        log.log(self._detail, "blob %s: copied %d bytes", short(desc.digest), desc.size)
+        log.log(self._detail, "blob %s: copied %d bytes to %s", short(desc.digest), desc.size, dst)
 
     async def _stream_blob(
         self, desc: Descriptor, src: Repository, dst: Repository, location: str
