@@ -46,7 +46,9 @@ def parse_duration(text: str) -> float:
                 f"invalid duration {text!r}: missing unit after {number!r} (use {_UNIT_NAMES})"
             )
         if unit not in _UNITS:
-            raise ValueError(f"invalid duration {text!r}: unknown unit {unit!r} (use {_UNIT_NAMES})")
+            raise ValueError(
+                f"invalid duration {text!r}: unknown unit {unit!r} (use {_UNIT_NAMES})"
+            )
         total += float(number) * _UNITS[unit]
         pos = match.end()
     return sign * total

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from dregsy.config.issues import Issue, Loc
+from dregsy.config.issues import Issue, Loc, format_path
 from dregsy.errors import ConfigError, ConfigProblem
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -33,16 +33,18 @@ class Document:
 class _Stop(Exception):
     """Building stopped at a node that cannot be turned into data."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, loc: Loc = ()) -> None:
         super().__init__(message)
-        self.message = message
-        self.line = line
+        self.problem = ConfigProblem(format_path(loc), message, line)
 
 
 def read_yaml(text: str) -> Document:
     """Parse one YAML document; a syntax error raises ConfigError with its line."""
-    loader = yaml.SafeLoader(text)
     doc = Document()
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(_reader_problem(exc, text)) from None
     try:
         root = loader.get_single_node()
         if root is not None:
@@ -50,24 +52,30 @@ def read_yaml(text: str) -> Document:
             doc.data = _Builder(loader, doc).value(root, ())
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(_syntax_problem(exc)) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        message = f"invalid YAML: unacceptable character #x{exc.character:04x}"
-        raise ConfigError(ConfigProblem("", message, line)) from None
     except _Stop as exc:
-        raise ConfigError(ConfigProblem("", exc.message, exc.line)) from None
+        raise ConfigError(exc.problem) from None
+    except RecursionError:
+        raise ConfigError(ConfigProblem("", "the file is nested too deeply")) from None
     finally:
         loader.dispose()
     return doc
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> ConfigProblem:
+    line = text.count("\n", 0, exc.position) + 1
+    message = f"invalid YAML: unacceptable character #x{exc.character:04x} ({exc.reason})"
+    return ConfigProblem("", message, line)
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> ConfigProblem:
     # Only `problem` and `context`: str(exc) quotes the offending line, which may hold a secret.
-    mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "the file is not valid YAML"
-    message = f"invalid YAML: {problem}"
-    if exc.context:
-        message += f" ({exc.context})"
+    mark = exc.problem_mark or exc.context_mark
+    if "end of stream" in problem and exc.context_mark is not None:
+        mark = exc.context_mark  # an unclosed quote or bracket: where it was opened
+    message = (
+        f"invalid YAML: {exc.context}, {problem}" if exc.context else f"invalid YAML: {problem}"
+    )
     return ConfigProblem("", message, mark.line + 1 if mark is not None else None)
 
 
@@ -86,9 +94,16 @@ class _Builder:
         if isinstance(node, ScalarNode):
             if node.style is None:
                 self._doc.texts[loc] = node.value
-            return self._loader.construct_object(node, deep=True)
+            try:
+                return self._loader.construct_object(node, deep=True)
+            except (ValueError, KeyError, AttributeError, TypeError):
+                # e.g. `!!int abc`; PyYAML's own message would quote the value
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                raise _Stop(
+                    f"invalid YAML: the value does not fit its tag {tag}", line, loc
+                ) from None
         if id(node) in self._open:
-            raise _Stop("an alias refers to a collection that contains it", line)
+            raise _Stop("an alias refers to a collection that contains it", line, loc)
         self._open.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -109,7 +124,9 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 for merged in self._merged(value_node):
-                    for key, value in self._mapping(merged, loc).items():
+                    built = self.value(merged, loc)
+                    assert isinstance(built, dict)
+                    for key, value in built.items():
                         out.setdefault(key, value)
         for key_node, value_node in explicit:
             line = key_node.start_mark.line + 1

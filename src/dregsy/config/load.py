@@ -1,0 +1,110 @@
+"""Loading a config file: YAML with line numbers, strict validation, then resolution.
+
+`parse_config` is pure; `load_config` adds the file reading. Either raises ConfigError
+carrying every problem found, each with its key path (`tasks[1].source.registry`), its
+1-based line, and one plain sentence. No message ever contains an `auth` value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dregsy.config.issues import Issue, Loc, format_path, line_of
+from dregsy.config.messages import translate
+from dregsy.config.model import ConfigModel, TopModel
+from dregsy.config.resolve import build, cross_check
+from dregsy.config.types import Config
+from dregsy.config.yamlpos import read_yaml
+from dregsy.errors import ConfigError, ConfigProblem
+
+_M = TypeVar("_M", bound=BaseModel)
+
+# `api-version: 1.41` is a YAML float, but dregsy (yaml.v2 into a string) reads it as text.
+_VERSION_KEYS: tuple[Loc, ...] = (("api-version",), ("docker", "api-version"))
+
+
+def load_config(path: Path) -> Config:
+    """Read and parse the config file at `path`; relative paths in it are relative to it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = ConfigProblem("", f"config file {path} is not valid UTF-8", line)
+        raise ConfigError(problem) from None
+    return parse_config(text, source=str(path), base_dir=path.absolute().parent)
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Parse config text; `base_dir` anchors relative paths (certs dirs, skopeo binary)."""
+    doc = read_yaml(text)
+    if doc.data is None:
+        raise ConfigError(ConfigProblem("", f"{source} is empty; it needs at least 'tasks'", 1))
+    if not isinstance(doc.data, dict):
+        message = f"{source} must be a mapping of keys to values at the top, such as 'tasks:'"
+        raise ConfigError(ConfigProblem("", message, doc.lines.get(())))
+    data: dict[str, object] = doc.data
+    for loc in _VERSION_KEYS:
+        _number_as_text(data, loc, doc.texts)
+
+    issues = list(doc.issues)
+    model = _validate(ConfigModel, data, issues)
+    if model is None:
+        issues += _cross_check_parts(data)
+    else:
+        issues += cross_check(model, [(i, task.name) for i, task in enumerate(model.tasks)])
+    if issues or model is None:
+        raise ConfigError(_problems(issues, doc.lines))
+    return build(model, base_dir)
+
+
+def _validate(cls: type[_M], data: object, issues: list[Issue] | None) -> _M | None:
+    """The validated model, or None after adding its problems to `issues` (if given)."""
+    try:
+        return cls.model_validate(data, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        if issues is not None:
+            issues += translate(exc, cls)
+        return None
+
+
+def _cross_check_parts(data: dict[str, object]) -> list[Issue]:
+    """Cross-key checks on what is usable, when the file as a whole is not valid."""
+    known = {info.alias or name for name, info in TopModel.model_fields.items()}
+    top = _validate(TopModel, {k: v for k, v in data.items() if k in known}, None)
+    raw_tasks = data.get("tasks")
+    names = []
+    if isinstance(raw_tasks, list):
+        for index, raw in enumerate(raw_tasks):
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if isinstance(name, str) and name.strip():
+                names.append((index, name.strip()))
+    return cross_check(top, names)
+
+
+def _number_as_text(data: dict[str, object], loc: Loc, texts: dict[Loc, str]) -> None:
+    parent: object = data
+    for key in loc[:-1]:
+        parent = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        return
+    value = parent.get(loc[-1])
+    if isinstance(value, int | float) and not isinstance(value, bool) and loc in texts:
+        parent[loc[-1]] = texts[loc]
+
+
+def _problems(issues: list[Issue], lines: dict[Loc, int]) -> list[ConfigProblem]:
+    """ConfigProblems in file order, each once."""
+    problems: dict[tuple[str, str], ConfigProblem] = {}
+    for issue in issues:
+        line = issue.line if issue.line is not None else line_of(lines, issue.loc)
+        path = format_path(issue.loc)
+        problems.setdefault((path, issue.message), ConfigProblem(path, issue.message, line))
+    return sorted(problems.values(), key=lambda p: p.line if p.line is not None else 0)

@@ -1,0 +1,153 @@
+"""From validated models to the frozen values of `dregsy.config.types`.
+
+The checks that span several keys live here: which relay runs and whether the file
+contradicts it, and task names that must be unique. Everything else was checked while
+validating, so building the result cannot fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dregsy.config.fields import NO_AUTH
+from dregsy.config.issues import Issue
+from dregsy.config.model import ConfigModel, LocationModel, MappingModel, TaskModel, TopModel
+from dregsy.config.types import (
+    DEFAULT_CERTS_DIR,
+    DEFAULT_SKOPEO_CERTS_DIR,
+    Config,
+    Credentials,
+    DockerSettings,
+    ListerSettings,
+    Location,
+    Mapping,
+    RelayKind,
+    SkopeoSettings,
+    Task,
+)
+from dregsy.reference import Repository
+
+_DEFAULT_LISTER = ListerSettings()
+
+
+def choose_relay(top: TopModel) -> tuple[RelayKind, str, list[Issue]]:
+    """The relay, why it was chosen (for messages), and keys that contradict it."""
+    docker_keys = [
+        key
+        for key, given in (
+            ("dockerhost", top.dockerhost is not None),
+            ("api-version", top.api_version is not None),
+            ("docker", top.docker is not None),
+        )
+        if given
+    ]
+    if top.relay is None:
+        if docker_keys:
+            return RelayKind.DOCKER, docker_keys[0], []
+        return RelayKind.NATIVE, "default", []
+    relay = RelayKind(top.relay)
+    issues = []
+    if relay is not RelayKind.DOCKER:
+        message = f"is a setting of the docker relay, but relay is '{relay}'"
+        issues = [Issue((key,), message) for key in docker_keys]
+    return relay, f"relay: {relay}", issues
+
+
+def cross_check(top: TopModel | None, names: Sequence[tuple[int, str]]) -> list[Issue]:
+    """Problems between keys: relay contradictions, and task names (by index) given twice."""
+    issues = choose_relay(top)[2] if top is not None else []
+    first: dict[str, int] = {}
+    for index, name in names:
+        if name in first:
+            message = f"task name '{name}' is already used by tasks[{first[name]}]"
+            issues.append(Issue(("tasks", index, "name"), message))
+        first.setdefault(name, index)
+    return issues
+
+
+def build(model: ConfigModel, base_dir: Path | None) -> Config:
+    """The resolved config of a model that passed `cross_check`."""
+    relay, reason, _ = choose_relay(model)
+    docker = model.docker
+    skopeo = model.skopeo
+    return Config(
+        tasks=tuple(_task(task) for task in model.tasks),
+        relay=relay,
+        relay_reason=reason,
+        watch=model.watch,
+        certs_dir=_path(model.certs_dir, base_dir, DEFAULT_CERTS_DIR),
+        docker=DockerSettings(
+            host=(docker.dockerhost if docker else None) or model.dockerhost,
+            api_version=(docker.api_version if docker else None) or model.api_version,
+        ),
+        skopeo=SkopeoSettings(
+            binary=_binary(skopeo.binary if skopeo else None, base_dir),
+            certs_dir=_path(
+                skopeo.certs_dir if skopeo else None, base_dir, DEFAULT_SKOPEO_CERTS_DIR
+            ),
+        ),
+        lister=_lister(model),
+    )
+
+
+def _task(task: TaskModel) -> Task:
+    return Task(
+        name=task.name,
+        source=_location(task.source),
+        target=_location(task.target),
+        mappings=tuple(_mapping(m, task) for m in task.mappings),
+        interval=task.interval,
+        verbose=task.verbose,
+    )
+
+
+def _location(location: LocationModel) -> Location:
+    return Location(
+        registry=location.registry,
+        credentials=location.auth if isinstance(location.auth, Credentials) else None,
+        anonymous=location.auth == NO_AUTH,
+        auth_refresh=location.auth_refresh,
+        skip_tls_verify=location.skip_tls_verify,
+    )
+
+
+def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
+    # Parsed against each side's registry, so Docker Hub's `library/` prefix is applied.
+    source = Repository.parse(task.source.registry, mapping.from_)
+    target = Repository.parse(task.target.registry, mapping.to or mapping.from_)
+    return Mapping(
+        source=source.path,
+        target=target.path,
+        tags=mapping.tags or None,
+        platform=mapping.platform or "all",
+    )
+
+
+def _lister(model: ConfigModel) -> ListerSettings:
+    # As in dregsy: 0 means "not set"; a negative maxItems is unlimited, a negative
+    # cacheDuration turns the cache off.
+    if model.lister is None:
+        return _DEFAULT_LISTER
+    max_items = model.lister.max_items or _DEFAULT_LISTER.max_items
+    cache = model.lister.cache_duration or _DEFAULT_LISTER.cache_duration
+    return ListerSettings(
+        max_items=-1 if max_items < 0 else max_items,
+        cache_duration=None if cache is None or cache < 0 else cache,
+    )
+
+
+def _path(text: str | None, base_dir: Path | None, default: Path) -> Path:
+    if text is None:
+        return default
+    path = Path(text)
+    return base_dir / path if base_dir is not None and not path.is_absolute() else path
+
+
+def _binary(text: str | None, base_dir: Path | None) -> str:
+    """A bare name is looked up on PATH; a relative path is relative to the config file."""
+    if text is None:
+        return "skopeo"
+    if "/" not in text:
+        return text
+    return str(_path(text, base_dir, Path(text)))

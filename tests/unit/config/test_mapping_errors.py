@@ -1,0 +1,119 @@
+"""Mapping rules: `from`, `to`, `tags`, `platform(s)`, each with its exact path and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.config.support import check, only_problem, task
+
+CASES = [
+    ("from-missing", task(mappings="[{to: x}]"), "tasks[0].mappings[0].from", 5, "is required"),
+    (
+        "from-regex",
+        task(mappings="[{from: 'regex:a/.*'}]"),
+        "tasks[0].mappings[0].from",
+        5,
+        "regex",
+    ),
+    (
+        "to-regex",
+        task(mappings="[{from: a, to: 'regex:a,b'}]"),
+        "tasks[0].mappings[0].to",
+        5,
+        "regex",
+    ),
+    (
+        "from-upper",
+        task(mappings="[{from: Team/App}]"),
+        "tasks[0].mappings[0].from",
+        5,
+        "must be lower-case",
+    ),
+    ("to-bad", task(mappings="[{from: a, to: 'a b'}]"), "tasks[0].mappings[0].to", 5, "invalid"),
+    ("tags-string", task(mappings="[{from: a, tags: v1}]"), "tasks[0].mappings[0].tags", 5, "list"),
+    (
+        "tag-number",
+        task(mappings="[{from: a, tags: [1.0]}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "quotes",
+    ),
+    (
+        "tag-bad",
+        task(mappings="[{from: a, tags: [ok, -x]}]"),
+        "tasks[0].mappings[0].tags[1]",
+        5,
+        "'-x'",
+    ),
+    (
+        "tag-semver",
+        task(mappings="[{from: a, tags: ['semver: >=1.0']}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "'semver: >=1.0' is a tag filter; tag filters are not supported yet",
+    ),
+    (
+        "tag-regex",
+        task(mappings="[{from: a, tags: ['regex: ^v.*']}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "tag filters are not supported yet",
+    ),
+    (
+        "tag-keep",
+        task(mappings="[{from: a, tags: ['keep: latest 3']}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "tag filters are not supported yet",
+    ),
+    (
+        "tag-digest",
+        task(mappings=f"[{{from: a, tags: ['sha256:{'a' * 64}']}}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "tag filters are not supported yet",
+    ),
+    (
+        "tag-name-digest",
+        task(mappings=f"[{{from: a, tags: ['v1@sha256:{'b' * 64}']}}]"),
+        "tasks[0].mappings[0].tags[0]",
+        5,
+        "tag filters are not supported yet",
+    ),
+    (
+        "platform-os-arch",
+        task(mappings="[{from: a, platform: linux/arm64/v8}]"),
+        "tasks[0].mappings[0].platform",
+        5,
+        "platform selection is not supported yet",
+    ),
+    (
+        "platform-bad",
+        task(mappings="[{from: a, platform: 'linux amd64'}]"),
+        "tasks[0].mappings[0].platform",
+        5,
+        "invalid platform 'linux amd64'",
+    ),
+    (
+        "platforms",
+        task(mappings="[{from: a, platforms: [linux/amd64]}]"),
+        "tasks[0].mappings[0].platforms",
+        5,
+        "platform selection is not supported yet",
+    ),
+    (
+        "platforms-string",
+        task(mappings="[{from: a, platforms: linux/amd64}]"),
+        "tasks[0].mappings[0].platforms",
+        5,
+        "must be a list",
+    ),
+    ("mapping-typo", task(mappings="[{form: a}]"), "tasks[0].mappings[0].form", 5, "'from'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_mapping_problem(text: str, path: str, line: int, fragment: str) -> None:
+    check(only_problem(text), path, line, fragment)
