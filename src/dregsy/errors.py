@@ -38,10 +38,10 @@ class ConfigProblem:
     line: int | None = None  # 1-based line in the file, when known
 
     def __str__(self) -> str:
-        where = self.path or "config"
-        if self.line is not None:
-            where = f"line {self.line}: {where}"
-        return f"{where}: {self.message}"
+        parts = [f"line {self.line}"] if self.line is not None else []
+        if self.path:
+            parts.append(self.path)
+        return ": ".join([*parts, self.message])
 
 
 class ConfigError(DregsyError):

@@ -39,16 +39,16 @@ def load_config(path: Path) -> Config:
         line = data.count(b"\n", 0, exc.start) + 1
         problem = ConfigProblem("", f"config file {path} is not valid UTF-8", line)
         raise ConfigError(problem) from None
-    return parse_config(text, source=str(path), base_dir=path.absolute().parent)
+    return parse_config(text, base_dir=path.absolute().parent)
 
 
-def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     """Parse config text; `base_dir` anchors relative paths (certs dirs, skopeo binary)."""
     doc = read_yaml(text)
     if doc.data is None:
-        raise ConfigError(ConfigProblem("", f"{source} is empty; it needs at least 'tasks'", 1))
+        raise ConfigError(ConfigProblem("", "the file is empty; it needs at least 'tasks'", 1))
     if not isinstance(doc.data, dict):
-        message = f"{source} must be a mapping of keys to values at the top, such as 'tasks:'"
+        message = "the file must be a mapping of keys to values at the top, such as 'tasks:'"
         raise ConfigError(ConfigProblem("", message, doc.lines.get(())))
     data: dict[str, object] = doc.data
     for loc in _VERSION_KEYS:

@@ -16,7 +16,7 @@ JARGON = ("Input should", "pydantic", "errors.pydantic.dev", "Value error", "Ext
 def problems_of(text: str) -> list[ConfigProblem]:
     """The problems that parsing `text` (dedented) raises; fails the test if it parses."""
     with pytest.raises(ConfigError) as info:
-        parse_config(textwrap.dedent(text), source="dregsy.yaml")
+        parse_config(textwrap.dedent(text))
     return list(info.value.problems)
 
 

@@ -24,7 +24,7 @@ LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        ("", 1, "dregsy.yaml is empty"),
+        ("", 1, "the file is empty"),
         ("# only a comment\n\n", 1, "is empty"),
         ("---\n", 1, "is empty"),
         ("- a\n- b\n", 1, "must be a mapping of keys to values at the top"),
