@@ -181,3 +181,35 @@ tasks:
     for tag in ("v1", "v2"):
         digest = seeded.digest(f"demo/app:{tag}")
         assert skopeo.digest_of(f"{registry.host}/copies/app:{tag}") == digest
+
+
+def test_token_mount_asks_pull_on_the_mount_source(
+    token_registry: RegistryServer, token_server: TokenServer, tmp_path: Path
+) -> None:
+    seeded = seed_images(token_registry, tmp_path / "layout", creds=ALICE)
+    token_server.clear_requests()
+    token_registry.clear_requests()
+    config = _write(
+        tmp_path / "config.yaml",
+        f"""
+tasks:
+  - name: within
+    source: {{registry: {token_registry.host}, auth: {auth_value(*ALICE)}}}
+    target: {{registry: {token_registry.host}, auth: {auth_value(*ALICE)}}}
+    mappings:
+      - from: demo/app
+        to: copies/app
+        tags: [v1]
+""",
+    )
+    result = run(config)
+    assert result.returncode == 0, result.stderr
+    mount_requests = [
+        r.scopes
+        for r in token_server.requests
+        if "repository:demo/app:pull" in r.scopes and "repository:copies/app:pull,push" in r.scopes
+    ]
+    assert mount_requests, token_server.requests
+    assert count(token_registry.requests(), method="POST", endpoint="uploads", status=201) == 3
+    digest = seeded.digest("demo/app:v1")
+    assert skopeo.digest_of(f"{token_registry.host}/copies/app:v1", creds=ALICE) == digest

@@ -9,7 +9,7 @@ import pytest
 from tests.support import skopeo
 from tests.support.certs import Pki, docker_certs_dir
 from tests.support.dregsy_cli import run
-from tests.support.registry import RegistryServer
+from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
@@ -102,3 +102,33 @@ def test_unreachable_registry(seeded: SeededImages, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot reach registry 127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_client_certificate_from_certs_dir(
+    seeded: SeededImages,
+    registry_factory: RegistryFactory,
+    ca: Pki,
+    tmp_path: Path,
+) -> None:
+    client = ca.client_pair(tmp_path / "client")
+    mtls = registry_factory(
+        "mtls",
+        tls=(ca.server.cert_path, ca.server.key_path),
+        ca=ca.ca_path,
+        client_ca=ca.ca_path,
+        client_cert=(client.cert_path, client.key_path),
+    )
+    certs = tmp_path / "certs.d"
+    host_dir = docker_certs_dir(certs, mtls.host, ca.ca_path, client)
+    config = _config(tmp_path, seeded.registry.host, mtls.host, top=f"certs-dir: {certs}")
+    result = run(config)
+    assert result.returncode == 0, result.stderr
+    ref = f"{mtls.host}/mirror/app:v1"
+    assert skopeo.digest_of(ref, tls_verify=True, cert_dir=host_dir) == seeded.digest("demo/app:v1")
+    # without the client pair the registry refuses the connection
+    (host_dir / "client.cert").unlink()
+    (host_dir / "client.key").unlink()
+    config = _config(tmp_path, seeded.registry.host, mtls.host, top=f"certs-dir: {certs}")
+    refused = run(config)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr, refused.stderr

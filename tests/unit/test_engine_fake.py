@@ -170,3 +170,15 @@ async def test_tag_list_follows_link_pages() -> None:
     assert await list_tags(client, _repo(client, "demo/app")) == [f"t{i}" for i in range(5)]
     with pytest.raises(NotFoundError):
         await list_tags(client, _repo(client, "missing/repo"))
+
+
+async def test_expired_token_is_renewed_once_on_401() -> None:
+    source = FakeRegistry(host="src.test", token="first")
+    network = FakeNetwork(source)
+    source.image("demo/app", "v1", [b"layer"])
+    client = fake_client(network, "src.test", actions=PULL)
+    assert await list_tags(client, _repo(client, "demo/app")) == ["v1"]
+    source.token = "second"  # the registry no longer accepts the cached token
+    assert await list_tags(client, _repo(client, "demo/app")) == ["v1"]
+    token_requests = [r for r in network.requests if r.url.path == "/token"]
+    assert len(token_requests) == 2

@@ -23,7 +23,7 @@ from dregsy.errors import DeniedError, RegistryUnreachableError, UnauthorizedErr
 from dregsy.manifest import Descriptor, Manifest
 from dregsy.reference import Reference, Repository
 from dregsy.registry import blobs, manifests
-from dregsy.registry.client import RegistryClient
+from dregsy.registry.client import NETWORK_ERRORS, RegistryClient
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterat
             if held is not None:
                 yield held
             held = chunk
-    except httpx.TransportError as exc:
+    except NETWORK_ERRORS as exc:
         raise RegistryUnreachableError(f"download of {verifier.what} broke off: {exc}") from exc
     verifier.check()
     if held is not None:

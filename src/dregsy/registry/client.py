@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -22,6 +23,10 @@ from dregsy.reference import Registry
 from dregsy.registry.retry import NO_RETRY
 
 log = logging.getLogger(__name__)
+
+# With TLS 1.3 a refused client certificate arrives as an alert on the first read, which
+# httpcore passes through as a bare ssl.SSLError rather than an httpx error.
+NETWORK_ERRORS = (httpx.TransportError, ssl.SSLError)
 
 PING_FAILURE_TTL = 10.0  # seconds a failed ping answers for the registry
 
@@ -73,7 +78,7 @@ class RegistryClient:
             schemes = [registry.scheme]
         else:
             schemes = ["https", "http"] if registry.is_loopback else ["https"]
-        first_error: httpx.TransportError | None = None
+        first_error: Exception | None = None
         for scheme in schemes:
             base = f"{scheme}://{registry.api_host}"
             fallback = scheme != schemes[-1]
@@ -81,7 +86,7 @@ class RegistryClient:
                 response = await self._http.get(
                     f"{base}/v2/", extensions={NO_RETRY: True} if fallback else {}
                 )
-            except httpx.TransportError as exc:
+            except NETWORK_ERRORS as exc:
                 first_error = first_error or exc
                 continue
             # A TLS port spoken to in plain HTTP answers 400: the HTTPS error says more.
@@ -134,7 +139,7 @@ class RegistryClient:
         request, auth = await self._build(method, path_or_url, scopes, headers, params, content)
         try:
             return await self._http.send(request, auth=auth, stream=True)
-        except httpx.TransportError as exc:
+        except NETWORK_ERRORS as exc:
             raise RegistryUnreachableError(
                 f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
             ) from exc
@@ -163,7 +168,7 @@ class RegistryClient:
         return f"repository:{repository_path}:{','.join(self.actions)}"
 
 
-def describe_transport_error(exc: httpx.TransportError) -> str:
+def describe_transport_error(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) < 300 else text[:300] + "…"
 
