@@ -98,52 +98,6 @@ class RegistryClient:
             return base
         raise RegistryUnreachableError(f"cannot reach registry {registry}: {first_error}")
 
-    def _url(self, base: str, path_or_url: str) -> str:
-        return path_or_url if "://" in path_or_url else base + path_or_url
-
-    async def _build(
-        self,
-        method: str,
-        path_or_url: str,
-        scopes: tuple[str, ...],
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, str] | None,
-        content: Any,
-    ) -> tuple[httpx.Request, RegistryAuth | None]:
-        base = await self.base_url()
-        url = self._url(base, path_or_url)
-        request = self._http.build_request(
-            method,
-            url,
-            headers=headers,
-            params=params,
-            content=content,
-            extensions={SCOPES: scopes},
-        )
-        # Never send the registry's credentials to another host (e.g. an upload URL
-        # pointing to object storage).
-        same_host = request.url.netloc.decode("ascii") == httpx.URL(base).netloc.decode("ascii")
-        return request, self._auth if same_host else None
-
-    async def request(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        scopes: tuple[str, ...],
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        content: Any = None,
-    ) -> httpx.Response:
-        """Send a request and return the response with its body not yet read."""
-        request, auth = await self._build(method, path_or_url, scopes, headers, params, content)
-        try:
-            return await self._http.send(request, auth=auth, stream=True)
-        except NETWORK_ERRORS as exc:
-            raise RegistryUnreachableError(
-                f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
-            ) from exc
-
     @asynccontextmanager
     async def stream(
         self,
@@ -155,10 +109,27 @@ class RegistryClient:
         params: Mapping[str, str] | None = None,
         content: Any = None,
     ) -> AsyncIterator[httpx.Response]:
-        """Like `request`, closing the response when the block ends."""
-        response = await self.request(
-            method, path_or_url, scopes=scopes, headers=headers, params=params, content=content
+        """Send a request; the response body is read (or not) inside the block, then closed."""
+        base = await self.base_url()
+        request = self._http.build_request(
+            method,
+            path_or_url if "://" in path_or_url else base + path_or_url,
+            headers=headers,
+            params=params,
+            content=content,
+            extensions={SCOPES: scopes},
         )
+        # Never send the registry's credentials to another host (e.g. an upload URL
+        # pointing to object storage).
+        same_host = request.url.netloc == httpx.URL(base).netloc
+        try:
+            response = await self._http.send(
+                request, auth=self._auth if same_host else None, stream=True
+            )
+        except NETWORK_ERRORS as exc:
+            raise RegistryUnreachableError(
+                f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
+            ) from exc
         try:
             yield response
         finally:
