@@ -41,9 +41,13 @@ class Signals:
     reload: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+# Relays not built yet; choosing one fails at start instead of silently doing otherwise.
+_UNAVAILABLE = frozenset({RelayKind.DOCKER, RelayKind.SKOPEO})
+
+
 def check_relay(config: Config) -> None:
     """Refuse relays this build cannot run, before anything starts."""
-    if config.relay is not RelayKind.NATIVE:
+    if config.relay in _UNAVAILABLE:
         raise ConfigError(
             f"the {config.relay} relay (selected by {config.relay_reason}) is not available "
             "yet in this version; use `relay: native`"
@@ -51,6 +55,7 @@ def check_relay(config: Config) -> None:
 
 
 def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
+    """The relay the config chose; each is imported only when used (lean start-up)."""
     check_relay(config)
     return NativeRelay(registries)
 

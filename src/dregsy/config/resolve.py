@@ -120,7 +120,7 @@ def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
         source=source.path,
         target=target.path,
         tags=mapping.tags or None,
-        platform=mapping.platform or "all",
+        platform=mapping.platform,
     )
 
 

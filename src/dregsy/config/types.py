@@ -54,7 +54,7 @@ class Mapping:
     source: str
     target: str
     tags: tuple[str, ...] | None = None  # None: every tag of the source repository
-    platform: str = "all"  # "all": the whole index, digests preserved
+    platform: str | None = None  # None: the relay's default (native: the whole index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ class ImageJob:
     source_location: Location
     target_location: Location
     digest: str  # the source manifest's digest, as seen by the unchanged-check
-    platform: str = "all"
+    platform: str | None = None  # the mapping's `platform`; None: the relay's default
     verbose: bool = False
 
     @property
@@ -40,7 +40,10 @@ class Relay(Protocol):
     """Moves one image at a time; knows nothing about config, schedules or tag lists."""
 
     name: str
-    preserves_digests: bool  # False: the unchanged-check must compare something else
+    # False: the relay rewrites manifests (the Docker daemon does), so the unchanged-check
+    # compares the image config digest of `default_platform` (or the mapping's platform).
+    preserves_digests: bool
+    default_platform: str  # "os/arch[/variant]" the relay picks from a multi-platform source
 
     async def prepare(self) -> None:
         """Check the relay can work (binary present, daemon up); raise RelayUnavailableError."""

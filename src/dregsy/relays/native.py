@@ -17,6 +17,7 @@ class NativeRelay(Relay):
 
     name = "native"
     preserves_digests = True
+    default_platform = "all"
 
     def __init__(
         self, registries: RegistryDirectory, *, blob_parallel: int = DEFAULT_BLOB_PARALLEL

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dregsy.config.types import Mapping, Task
-from dregsy.copy.plan import TagAction, decide_tag, short
+from dregsy.copy.plan import TagAction, TagDecision, decide_tag, short
 from dregsy.errors import DregsyError, NotFoundError
 from dregsy.reference import Reference
 from dregsy.registry import manifests, tags
@@ -20,6 +20,7 @@ from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.stats import RunStats
+from dregsy.sync.unchanged import parse_platform, same_config
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class _Pair:
     source: Reference
     target: Reference
+    platform: str | None = None
 
 
 class TaskRunner:
@@ -76,7 +78,9 @@ class TaskRunner:
                 log.warning("%s has no tags: nothing to sync", src_repo)
         else:
             names = list(mapping.tags)
-        return [_Pair(src_repo.tag(name), dst_repo.tag(name)) for name in names]
+        return [
+            _Pair(src_repo.tag(name), dst_repo.tag(name), mapping.platform) for name in names
+        ]
 
     async def _sync_image(
         self,
@@ -92,6 +96,19 @@ class TaskRunner:
                 digest = await _source_digest(source, pair.source)
                 existing = await manifests.head_manifest(target, pair.target)
                 decision = decide_tag(digest, existing.digest if existing else None)
+                if (
+                    decision.action is TagAction.COPY
+                    and existing is not None
+                    and not self._relay.preserves_digests
+                    and await same_config(
+                        source,
+                        target,
+                        pair.source.repository.digest(digest),
+                        pair.target,
+                        parse_platform(pair.platform or self._relay.default_platform),
+                    )
+                ):
+                    decision = TagDecision(TagAction.SKIP, "same image config")
                 if decision.action is TagAction.SKIP:
                     stats.skipped += 1
                     level = logging.INFO if task.verbose else logging.DEBUG
@@ -103,6 +120,7 @@ class TaskRunner:
                     source_location=task.source,
                     target_location=task.target,
                     digest=digest,
+                    platform=pair.platform,
                     verbose=task.verbose,
                 )
                 outcome = await self._relay.copy(job, run_state)

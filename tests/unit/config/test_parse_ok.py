@@ -93,7 +93,7 @@ def test_minimal_config_uses_defaults() -> None:
     task = config.tasks[0]
     assert (task.interval, task.periodic, task.verbose) == (0.0, False, False)
     assert task.source == Location(registry=parse_registry("src.example.com"))
-    assert task.mappings == (Mapping("app", "app", None, "all"),)
+    assert task.mappings == (Mapping("app", "app", None, None),)
 
 
 @pytest.mark.parametrize(
