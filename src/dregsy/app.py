@@ -41,13 +41,15 @@ class Signals:
     reload: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-# Relays not built yet; choosing one fails at start instead of silently doing otherwise.
-_UNAVAILABLE = frozenset({RelayKind.DOCKER, RelayKind.SKOPEO})
-
-
 def check_relay(config: Config) -> None:
     """Refuse relays this build cannot run, before anything starts."""
-    if config.relay in _UNAVAILABLE:
+    if config.relay is RelayKind.DOCKER:
+        from dregsy.relays import docker as module
+    elif config.relay is RelayKind.SKOPEO:
+        from dregsy.relays import skopeo as module  # type: ignore[no-redef]
+    else:
+        return
+    if not module.AVAILABLE:
         raise ConfigError(
             f"the {config.relay} relay (selected by {config.relay_reason}) is not available "
             "yet in this version; use `relay: native`"
@@ -57,6 +59,14 @@ def check_relay(config: Config) -> None:
 def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
     """The relay the config chose; each is imported only when used (lean start-up)."""
     check_relay(config)
+    if config.relay is RelayKind.DOCKER:
+        from dregsy.relays.docker import DockerRelay
+
+        return DockerRelay(config.docker, registries)
+    if config.relay is RelayKind.SKOPEO:
+        from dregsy.relays.skopeo import SkopeoRelay
+
+        return SkopeoRelay(config.skopeo)
     return NativeRelay(registries)
 
 
