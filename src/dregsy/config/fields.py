@@ -184,16 +184,20 @@ def _platform(value: object) -> str:
     if text == "all":
         return text
     if _PLATFORM_RE.fullmatch(text):
-        raise problem("platform selection is not supported yet; use 'all' or leave it out")
+        return text
     raise problem(f"invalid platform {text!r}: expected all or os/arch[/variant]")
 
 
 def _platforms(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise problem(f"must be a list, not {kind_of(value)}")
-    if value:
-        raise problem("platform selection is not supported yet; leave 'platforms' out")
-    return ()
+    platforms = tuple(_text(item) for item in value)
+    for text in platforms:
+        if text == "all" or not _PLATFORM_RE.fullmatch(text):
+            raise problem(f"invalid platform {text!r}: expected os/arch[/variant]")
+    if len(set(platforms)) != len(platforms):
+        raise problem("lists a platform twice")
+    return platforms
 
 
 RegistryField = Annotated[Registry, PlainValidator(_registry)]

@@ -111,6 +111,12 @@ class MappingModel(_Model):
     platform: PlatformField | None = None
     platforms: PlatformsField | None = None
 
+    @model_validator(mode="after")
+    def _one_platform_key(self) -> MappingModel:
+        if self.platform is not None and self.platforms:
+            raise problem("cannot be used together with 'platform'", key="platforms")
+        return self
+
 
 class TaskModel(_Model):
     """One entry of `tasks:`."""

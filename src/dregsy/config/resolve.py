@@ -121,6 +121,7 @@ def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
         target=target.path,
         tags=mapping.tags or None,
         platform=mapping.platform,
+        platforms=mapping.platforms or None,
     )
 
 

@@ -55,6 +55,7 @@ class Mapping:
     target: str
     tags: tuple[str, ...] | None = None  # None: every tag of the source repository
     platform: str | None = None  # None: the relay's default (native: the whole index)
+    platforms: tuple[str, ...] | None = None  # a subset: a new index listing exactly these
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,9 +65,15 @@ class ImageCopier:
         )
         self.stats = CopyStats()
 
-    async def copy(self, src: Reference, dst: Reference, digest: str) -> None:
-        """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest)."""
-        top = await manifests.get_manifest(self._source, src.repository.digest(digest))
+    async def copy(
+        self, src: Reference, dst: Reference, digest: str, top: Manifest | None = None
+    ) -> None:
+        """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest).
+
+        `top` is a manifest built here (a platform subset index), pushed instead of fetched.
+        """
+        if top is None:
+            top = await manifests.get_manifest(self._source, src.repository.digest(digest))
         await self._ensure_content(top, src.repository, dst.repository)
         await manifests.put_manifest(self._target, dst, top)
         self.stats.manifests_pushed += 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dregsy.config.types import Location
+from dregsy.manifest import Manifest
 from dregsy.reference import Reference
 
 
@@ -20,6 +21,7 @@ class ImageJob:
     target_location: Location
     digest: str  # the source manifest's digest, as seen by the unchanged-check
     platform: str | None = None  # the mapping's `platform`; None: the relay's default
+    manifest: Manifest | None = None  # the manifest to push when it is new (subset index)
     verbose: bool = False
 
     @property

@@ -40,7 +40,7 @@ class NativeRelay(Relay):
             blob_slots=self._blob_slots,
             detail_level=job.detail_level,
         )
-        await copier.copy(job.source, job.target, job.digest)
+        await copier.copy(job.source, job.target, job.digest, job.manifest)
         return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
 
     async def aclose(self) -> None:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, TagDecision, decide_tag, short
 from dregsy.errors import DregsyError, NotFoundError
+from dregsy.platform import parse_platform
 from dregsy.reference import Reference
 from dregsy.registry import manifests, tags
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.stats import RunStats
-from dregsy.sync.unchanged import parse_platform, same_config
+from dregsy.sync.unchanged import same_config
 
 log = logging.getLogger(__name__)
 

@@ -81,11 +81,11 @@ CASES = [
         "tag filters are not supported yet",
     ),
     (
-        "platform-os-arch",
-        task(mappings="[{from: a, platform: linux/arm64/v8}]"),
-        "tasks[0].mappings[0].platform",
+        "platform-and-platforms",
+        task(mappings="[{from: a, platform: linux/arm64/v8, platforms: [linux/amd64]}]"),
+        "tasks[0].mappings[0].platforms",
         5,
-        "platform selection is not supported yet",
+        "cannot be used together with 'platform'",
     ),
     (
         "platform-bad",
@@ -95,11 +95,18 @@ CASES = [
         "invalid platform 'linux amd64'",
     ),
     (
-        "platforms",
-        task(mappings="[{from: a, platforms: [linux/amd64]}]"),
+        "platforms-all",
+        task(mappings="[{from: a, platforms: [linux/amd64, all]}]"),
         "tasks[0].mappings[0].platforms",
         5,
-        "platform selection is not supported yet",
+        "invalid platform 'all'",
+    ),
+    (
+        "platforms-twice",
+        task(mappings="[{from: a, platforms: [linux/amd64, linux/amd64]}]"),
+        "tasks[0].mappings[0].platforms",
+        5,
+        "lists a platform twice",
     ),
     (
         "platforms-string",

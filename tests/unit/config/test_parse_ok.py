@@ -262,3 +262,22 @@ def test_interval_has_no_minimum(interval: str, seconds: float) -> None:
     text = MINIMAL_TASK.replace("  - name: t\n", f"  - name: t\n    interval: {interval}\n")
     task = parse(text).tasks[0]
     assert (task.interval, task.periodic) == (seconds, seconds > 0)
+
+
+def test_platform_selection() -> None:
+    config = parse(
+        """
+        tasks:
+          - name: t
+            source: {registry: s.io}
+            target: {registry: t.io}
+            mappings:
+              - {from: one, platform: linux/arm64/v8}
+              - {from: some, platforms: [linux/amd64, linux/arm64]}
+              - {from: whole}
+        """
+    )
+    one, some, whole = config.tasks[0].mappings
+    assert (one.platform, one.platforms) == ("linux/arm64/v8", None)
+    assert (some.platform, some.platforms) == (None, ("linux/amd64", "linux/arm64"))
+    assert (whole.platform, whole.platforms) == (None, None)

@@ -1,0 +1,54 @@
+"""Platform selection for relays that copy manifests as they are (native, skopeo).
+
+`platform: os/arch[/variant]` makes the target tag hold that platform's own manifest;
+`platforms: [...]` makes it hold a new index listing exactly those platforms. Either way the
+unchanged-check compares the target against what the selection produces, so an unchanged
+source is still skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dregsy.copy.plan import short
+from dregsy.manifest import Manifest
+from dregsy.platform import parse_platform, pick_platform, subset_index
+from dregsy.reference import Repository
+from dregsy.registry import manifests
+from dregsy.registry.client import RegistryClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """What goes to the target: a manifest digest, and the manifest itself if it is new."""
+
+    digest: str
+    manifest: Manifest | None = None  # a subset index that exists nowhere yet
+
+
+def wants_selection(platform: str | None, platforms: Sequence[str] | None) -> bool:
+    return bool(platforms) or platform not in (None, "all")
+
+
+async def select(
+    client: RegistryClient,
+    repo: Repository,
+    digest: str,
+    *,
+    platform: str | None,
+    platforms: Sequence[str] | None,
+) -> Selected:
+    """Resolve the source manifest `digest` to what the mapping's platforms select."""
+    top = await manifests.get_manifest(client, repo.digest(digest))
+    if not top.is_index:
+        log.debug("%s@%s is a single image: copied whatever its platform", repo, short(digest))
+        return Selected(digest)
+    if platforms:
+        subset = subset_index(top, [parse_platform(p) for p in platforms])
+        return Selected(subset.digest, subset)
+    assert platform is not None
+    return Selected(pick_platform(top, parse_platform(platform)).digest)
