@@ -1,10 +1,7 @@
 """dregsy: keep container images in sync between registries."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dregsy")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0+unknown"
+# The one place the version lives (pyproject.toml reads it); a constant, because looking it
+# up through importlib.metadata costs tens of milliseconds at every start.
+__version__ = "0.6.0.dev0"
 
 __all__ = ["__version__"]
