@@ -1,0 +1,1 @@
+"""The benchmark: dregsy against skopeo sync and an ideal copy, side by side."""

@@ -1,0 +1,96 @@
+"""The contenders: dregsy (per relay), skopeo sync, and the ideal copy, as command lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.workloads import Workload
+
+ROOT = Path(__file__).resolve().parent.parent
+DREGSY = str(ROOT / ".venv" / "bin" / "dregsy")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where a run reads and writes."""
+
+    workload: Workload
+    source: str  # host:port
+    target: str
+    workdir: Path
+    docker_host: str | None = None
+
+
+Command = Callable[[Setup], list[str]]
+
+
+def _dregsy_config(setup: Setup, relay: str) -> Path:
+    lines = []
+    if relay == "docker":
+        lines.append(f"dockerhost: {setup.docker_host}")
+    else:
+        lines.append(f"relay: {relay}")
+    lines += [
+        "tasks:",
+        "  - name: bench",
+        f"    source: {{registry: {setup.source}}}",
+        f"    target: {{registry: {setup.target}}}",
+        "    mappings:",
+    ]
+    lines += [f"      - {{from: {src}, to: {dst}}}" for src, dst in setup.workload.pairs()]
+    path = setup.workdir / f"dregsy-{relay}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def dregsy(relay: str) -> Command:
+    def command(setup: Setup) -> list[str]:
+        return [DREGSY, f"-config={_dregsy_config(setup, relay)}"]
+
+    return command
+
+
+def skopeo_sync(setup: Setup) -> list[str]:
+    images: dict[str, list[str]] = {repo: [] for repo in setup.workload.repos}
+    spec = {setup.source: {"images": images, "tls-verify": False}}
+    path = setup.workdir / "skopeo-sync.yaml"
+    path.write_text(json.dumps(spec))  # JSON is YAML
+    return [
+        "skopeo",
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        "--all",
+        "--preserve-digests",
+        str(path),
+        f"{setup.target}/mirror",
+    ]
+
+
+def ideal(setup: Setup) -> list[str]:
+    pairs = [f"{src}:{dst}" for src, dst in setup.workload.pairs()]
+    return [
+        sys.executable,
+        "-m",
+        "bench.ideal",
+        f"http://{setup.source}",
+        f"http://{setup.target}",
+        "8",
+        *pairs,
+    ]
+
+
+TOOLS: dict[str, Command] = {
+    "dregsy-native": dregsy("native"),
+    "skopeo-sync": skopeo_sync,
+    "ideal-copy": ideal,
+    "dregsy-skopeo": dregsy("skopeo"),
+    "dregsy-docker": dregsy("docker"),
+}
