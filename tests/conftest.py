@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import skopeo as skopeo_tool
 from tests.support.certs import Pki, make_test_pki
+from tests.support.dockerd import DockerDaemon
 from tests.support.procs import require_binary
 from tests.support.registry import HtpasswdAuth, RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages, seed_images
@@ -105,3 +106,23 @@ def seeded(skopeo: str, source_registry: RegistryServer, tmp_path: Path) -> Seed
     Use :func:`tests.support.seed.seed_images` directly to seed other registries.
     """
     return seed_images(source_registry, tmp_path / "seed-layout")
+
+
+@pytest.fixture(scope="session")
+def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerDaemon]:
+    """One real ``dockerd`` for the session (vfs, no networking changes, private socket,
+    and a plain TCP listener on loopback: ``.host`` is ``unix://...``, ``.tcp_host`` ``tcp://...``).
+
+    Slow to stop (~2 s), so it is shared; use the function-scoped ``dockerd`` fixture.
+    Skipped locally, failed in CI, if ``dockerd`` is missing.
+    """
+    with DockerDaemon(tmp_path_factory.mktemp("dockerd"), tcp=True) as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def dockerd(docker_daemon: DockerDaemon) -> Iterator[DockerDaemon]:
+    """The session's ``dockerd``, emptied of images before and after the test."""
+    docker_daemon.remove_all_images()
+    yield docker_daemon
+    docker_daemon.remove_all_images()

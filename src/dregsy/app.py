@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dregsy.auth.select import CredentialSources
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Config, RelayKind, Task
 from dregsy.errors import ConfigError
+from dregsy.listers.base import HubEndpoints
+from dregsy.listers.cache import RepositoryLists
+from dregsy.listers.factory import ListerFactory
 from dregsy.logcontext import current_task
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
+from dregsy.registry.proxy import ProxySettings
 from dregsy.relays.base import Relay
 from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
@@ -54,6 +60,11 @@ def check_relay(config: Config) -> None:
             f"the {config.relay} relay (selected by {config.relay_reason}) is not available "
             "yet in this version; use `relay: native`"
         )
+    if config.relay is RelayKind.DOCKER:
+        from dregsy.relays.docker import config_problems
+
+        if problems := config_problems(config, os.environ):
+            raise ConfigError(problems)
 
 
 def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
@@ -79,10 +90,12 @@ class App:
         config_path: Path | None = None,
         clock: Clock | None = None,
         stop_grace: float = STOP_GRACE,
+        hub_endpoints: HubEndpoints | None = None,
     ) -> None:
         self._config_path = config_path
         self._clock = clock or SystemClock()
         self._stop_grace = stop_grace
+        self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
         self.failed = False
 
     async def serve(self, config: Config, load: Callable[[], Config], signals: Signals) -> int:
@@ -98,10 +111,16 @@ class App:
         self, config: Config, load: Callable[[], Config], signals: Signals
     ) -> Config | None:
         """Run one config; returns the next config on a valid reload, else None."""
-        pool = HttpPool(HttpSettings(certs_dir=config.certs_dir))
-        registries = RegistryDirectory(pool)
+        pool = HttpPool(
+            HttpSettings(
+                certs_dir=config.certs_dir, proxies=ProxySettings.from_environment(os.environ)
+            )
+        )
+        registries = RegistryDirectory(pool, CredentialSources.from_environment(os.environ))
         relay = build_relay(config, registries)
-        runner = TaskRunner(relay, registries, asyncio.Semaphore(DEFAULT_PARALLEL))
+        listers = ListerFactory(registries, pool, self._hub_endpoints)
+        repo_lists = RepositoryLists(listers.lister_for, config.lister, clock=self._clock.monotonic)
+        runner = TaskRunner(relay, registries, asyncio.Semaphore(DEFAULT_PARALLEL), repo_lists)
         run_stop = asyncio.Event()
 
         async def run_task(task: Task) -> None:
@@ -119,7 +138,8 @@ class App:
                 watch_file(self._config_path, signals.reload.set, stop=run_stop, clock=self._clock)
             )
         try:
-            await relay.prepare()
+            if not await _prepare(relay, signals.stop):
+                return None
             schedule = asyncio.create_task(
                 run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)
             )
@@ -182,6 +202,23 @@ class App:
                 log.error("reload: %s", problem)
             return None
         return config
+
+
+async def _prepare(relay: Relay, stop: asyncio.Event) -> bool:
+    """`relay.prepare()` (which may wait minutes for a daemon); False if stopped meanwhile."""
+    preparing = asyncio.create_task(relay.prepare())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({preparing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not preparing.done():
+            preparing.cancel()
+        await asyncio.gather(preparing, stopping, return_exceptions=True)
+    if preparing.cancelled():
+        return False
+    preparing.result()  # RelayUnavailableError: the relay cannot run
+    return True
 
 
 def select_tasks(config: Config, pattern: str | None) -> Config:

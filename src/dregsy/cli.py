@@ -20,7 +20,7 @@ from dregsy import __version__
 from dregsy.app import App, Signals, check_relay, select_tasks
 from dregsy.config.load import load_config
 from dregsy.config.types import Config
-from dregsy.errors import ConfigError
+from dregsy.errors import ConfigError, RelayUnavailableError
 from dregsy.logsetup import configure
 
 log = logging.getLogger("dregsy")
@@ -80,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(_serve(config, path, args.run))
+    except RelayUnavailableError as exc:  # binary missing, daemon down: nothing can sync
+        log.error("cannot start: %s", exc)
+        return EXIT_FAILED
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
         return EXIT_FAILED
 

@@ -6,6 +6,7 @@
     ├── RegistryError               anything that went wrong talking to a registry
     │   ├── RegistryUnreachableError    connection, TLS or timeout problems
     │   ├── AuthError                   the token exchange failed
+    │   │   └── CredentialError             no credentials from a source (helper, AWS, Google)
     │   ├── RegistryHTTPError           an error status from the registry
     │   │   ├── NotFoundError               404 (manifest, blob or repository unknown)
     │   │   ├── UnauthorizedError           401 after authenticating
@@ -70,6 +71,10 @@ class RegistryUnreachableError(RegistryError):
 
 class AuthError(RegistryError):
     """Authentication with a registry or its token service failed."""
+
+
+class CredentialError(AuthError):
+    """A credential source (credential helper, AWS, Google) could not provide credentials."""
 
 
 class RegistryHTTPError(RegistryError):

@@ -115,11 +115,13 @@ def test_broken_configs_exit_2_with_path_and_line(
     assert "!!notbase64" not in result.stderr
 
 
-def test_docker_relay_not_available_yet(tmp_path: Path) -> None:
+def test_docker_relay_rejects_platform_all(tmp_path: Path) -> None:
     config = tmp_path / "seed.yaml"
-    config.write_text("dockerhost: unix:///var/run/docker.sock\ntasks:" + GOOD_TASK)
+    task = GOOD_TASK.replace("{from: a/b}", "{from: a/b, platform: all}")
+    config.write_text("dockerhost: unix:///var/run/docker.sock\ntasks:" + task)
     result = run(config)
     assert result.returncode == 2
+    assert "tasks[0].mappings[0].platform" in result.stderr
     assert "docker relay" in result.stderr
     assert "dockerhost" in result.stderr
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from dregsy.auth.flow import RegistryAuth
+from dregsy.auth.sources import CredentialSource
 from dregsy.credentials import Credentials
 from dregsy.reference import parse_registry
 from dregsy.registry.client import RegistryClient
@@ -217,7 +218,7 @@ def fake_client(
     network: FakeNetwork,
     host: str,
     *,
-    credentials: Credentials | None = None,
+    credentials: CredentialSource | Credentials | None = None,
     actions: tuple[str, ...] = ("pull", "push"),
     sleeps: list[float] | None = None,
 ) -> RegistryClient:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dregsy.auth.challenge import Challenge, pick_challenge
+from dregsy.auth.sources import CredentialSource, StaticSource
 from dregsy.auth.token import MAX_TOKEN_RESPONSE_BYTES, Token, TokenCache, parse_token_response
 from dregsy.credentials import Credentials
 from dregsy.errors import AuthError
@@ -37,16 +38,35 @@ def is_replayable(request: httpx.Request) -> bool:
 
 
 class RegistryAuth(httpx.Auth):
-    """Authentication for one registry and one identity (credentials or anonymous)."""
+    """Authentication for one registry with the credentials of one source (or anonymous).
+
+    The source is asked for credentials whenever a request needs them; when they differ
+    from the last ones (refreshed ECR or Google credentials), cached tokens are dropped. A
+    Basic 401 despite credentials asks the source for new ones and tries once more.
+    """
 
     def __init__(
-        self, credentials: Credentials | None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        source: CredentialSource | Credentials | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._credentials = credentials
+        if source is None or isinstance(source, Credentials):
+            source = StaticSource(source)
+        self._source = source
+        self._credentials: Credentials | None = None
         self._clock = clock
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
         self._locks: dict[frozenset[str], asyncio.Lock] = {}
+
+    async def _current(self) -> Credentials | None:
+        """The source's credentials now; a change of identity drops the cached tokens."""
+        credentials = await self._source.get()
+        if credentials != self._credentials:
+            self._tokens = TokenCache()
+            self._credentials = credentials
+        return credentials
 
     def learn(self, response: httpx.Response) -> None:
         """Remember the challenge of a 401 (e.g. from the ping of `/v2/`)."""
@@ -58,6 +78,8 @@ class RegistryAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         scopes: tuple[str, ...] = tuple(request.extensions.get(SCOPES, ()))
         token: Token | None = None
+        if self._challenge is not None:
+            await self._current()
         if self._challenge is not None and self._challenge.scheme == "bearer":
             token = self._tokens.find(scopes, self._clock())
             if token is None:
@@ -79,12 +101,17 @@ class RegistryAuth(httpx.Auth):
             return
         self._challenge = challenge
         if challenge.scheme == "basic":
-            if self._credentials is None or "Authorization" in request.headers:
+            sent = request.headers.get("Authorization")
+            if sent is not None:
+                self._source.invalidate()  # refused: perhaps expired, so ask again
+            credentials = await self._current()
+            if credentials is None or basic_header(credentials) == sent:
                 return  # nothing (new) to offer: let the 401 through
-            request.headers["Authorization"] = basic_header(self._credentials)
+            request.headers["Authorization"] = basic_header(credentials)
         elif challenge.scheme == "bearer":
             if token is not None:
                 self._tokens.discard(token)
+            await self._current()
             wanted = tuple(dict.fromkeys(scopes + challenge.scopes))
             token_response = yield self._token_request(challenge, wanted)
             token = await self._read_token(token_response, wanted)
@@ -119,7 +146,13 @@ class RegistryAuth(httpx.Auth):
             raise AuthError("token service response is larger than 64 KiB")
         realm_host = response.request.url.host
         if response.status_code in (401, 403):
-            who = "anonymous access" if self._credentials is None else "the credentials"
+            if response.status_code == 401:
+                self._source.invalidate()  # the next request asks the source again
+            who = (
+                "anonymous access"
+                if self._credentials is None
+                else f"the credentials ({self._source.label})"
+            )
             raise AuthError(
                 f"token service at {realm_host} refused {who} "
                 f"(HTTP {response.status_code}) for {' '.join(scopes) or 'the registry'}"

@@ -18,15 +18,15 @@ from pydantic import PlainValidator
 from pydantic_core import PydanticCustomError
 
 from dregsy.config.types import Credentials
-from dregsy.digest import is_digest
 from dregsy.duration import parse_duration
 from dregsy.errors import InvalidReferenceError
-from dregsy.reference import Registry, Repository, is_valid_tag, parse_registry
+from dregsy.reference import Registry, Repository, parse_registry
+from dregsy.selection.filters import TagEntry, TagEntryError, parse_entry
+from dregsy.selection.paths import PathRuleError, Rewrite, SourcePattern, is_regex
 
 ERROR_TYPE = "dregsy_config"  # pydantic error type of every message made here
 NO_AUTH: Literal["none"] = "none"  # `auth: none`: anonymous access, never look up credentials
 _ANY_REGISTRY = Registry(host="registry.invalid")  # not Docker Hub: paths are kept as written
-_TAG_FILTER_PREFIXES = ("semver:", "regex:", "keep:")
 _PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?")
 _AUTH_SHAPE = 'base64 of {"username": ..., "password": ...}, or none'
 
@@ -77,15 +77,46 @@ def _registry(value: object) -> Registry:
         raise problem(str(exc)) from None
 
 
-def _path(value: object) -> str:
-    text = _text(value)
-    if text.startswith("regex:"):
-        raise problem("regex mappings are not supported yet")
+def check_path(text: str) -> str:
+    """A repository path as written (`library/` is added later, per registry)."""
     try:
         Repository.parse(_ANY_REGISTRY, text)
     except InvalidReferenceError as exc:
         raise problem(str(exc)) from None
     return text
+
+
+def rewritten_path(path: str, rewrite: Rewrite, *, key: str) -> str:
+    """`path` rewritten by a `to: regex:...`; a problem at `key` if that is no valid path."""
+    target = rewrite.apply(path)
+    try:
+        Repository.parse(_ANY_REGISTRY, target)
+    except InvalidReferenceError:
+        message = f"rewrites '{path}' to {target!r}, which is not a valid repository path"
+        raise problem(message, key=key) from None
+    return target
+
+
+def _source(value: object) -> str | SourcePattern:
+    """`from`: a repository path, or `regex:<re>` over the source's repository list."""
+    text = _text(value)
+    if not is_regex(text):
+        return check_path(text)
+    try:
+        return SourcePattern.parse(text)
+    except PathRuleError as exc:
+        raise problem(str(exc)) from None
+
+
+def _target(value: object) -> str | Rewrite:
+    """`to`: a repository path (a prefix for regex mappings), or `regex:<re>,<replacement>`."""
+    text = _text(value)
+    if not is_regex(text):
+        return check_path(text)
+    try:
+        return Rewrite.parse(text)
+    except PathRuleError as exc:
+        raise problem(str(exc)) from None
 
 
 def _auth(value: object) -> Credentials | Literal["none"]:
@@ -164,19 +195,12 @@ def _interval(value: object) -> float:
         raise problem("is too large") from None
 
 
-def _tag(value: object) -> str:
-    text = _text(value)
-    if text.startswith(_TAG_FILTER_PREFIXES):
-        raise problem(f"{text!r} is a tag filter; tag filters are not supported yet")
-    name, at, digest = text.rpartition("@")
-    if is_digest(digest) and (not at or is_valid_tag(name)):
-        raise problem(f"{text!r} selects a digest; tag filters are not supported yet")
-    if not is_valid_tag(text):
-        raise problem(
-            f"invalid tag {text!r}: a tag has up to 128 letters, digits, '_', '.' or '-'"
-            " and does not start with '.' or '-'"
-        )
-    return text
+def _tag(value: object) -> TagEntry:
+    """One `tags:` entry: a tag, a digest, or a `semver:`/`regex:`/`keep:` filter."""
+    try:
+        return parse_entry(_text(value))
+    except TagEntryError as exc:
+        raise problem(str(exc)) from None
 
 
 def _platform(value: object) -> str:
@@ -201,11 +225,12 @@ def _platforms(value: object) -> tuple[str, ...]:
 
 
 RegistryField = Annotated[Registry, PlainValidator(_registry)]
-PathField = Annotated[str, PlainValidator(_path)]
+SourceField = Annotated[str | SourcePattern, PlainValidator(_source)]
+TargetField = Annotated[str | Rewrite, PlainValidator(_target)]
 AuthField = Annotated[Credentials | Literal["none"], PlainValidator(_auth)]
 RefreshField = Annotated[float, PlainValidator(_refresh)]
 CacheDurationField = Annotated[float, PlainValidator(_cache_duration)]
 IntervalField = Annotated[float, PlainValidator(_interval)]
-TagField = Annotated[str, PlainValidator(_tag)]
+TagField = Annotated[TagEntry, PlainValidator(_tag)]
 PlatformField = Annotated[str, PlainValidator(_platform)]
 PlatformsField = Annotated[tuple[str, ...], PlainValidator(_platforms)]

@@ -7,11 +7,14 @@ carrying every problem found, each with its key path (`tasks[1].source.registry`
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from dregsy.config.external import expand_variables, read_auth_files
 from dregsy.config.issues import Issue, Loc, format_path, line_of
 from dregsy.config.messages import translate
 from dregsy.config.model import ConfigModel, TopModel
@@ -39,11 +42,14 @@ def load_config(path: Path) -> Config:
         line = data.count(b"\n", 0, exc.start) + 1
         problem = ConfigProblem("", f"config file {path} is not valid UTF-8", line)
         raise ConfigError(problem) from None
-    return parse_config(text, base_dir=path.absolute().parent)
+    return parse_config(text, base_dir=path.absolute().parent, env=os.environ)
 
 
-def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
-    """Parse config text; `base_dir` anchors relative paths (certs dirs, skopeo binary)."""
+def parse_config(
+    text: str, *, base_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Parse config text; `base_dir` anchors relative paths (certs dirs, skopeo binary,
+    `auth-file`); `${VAR}` references are expanded from `env` (none set when None)."""
     doc = read_yaml(text)
     if doc.data is None:
         raise ConfigError(ConfigProblem("", "the file is empty; it needs at least 'tasks'", 1))
@@ -51,16 +57,21 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         message = "the file must be a mapping of keys to values at the top, such as 'tasks:'"
         raise ConfigError(ConfigProblem("", message, doc.lines.get(())))
     data: dict[str, object] = doc.data
+    external = expand_variables(doc, env or {})
+    external += read_auth_files(data, base_dir)
     for loc in _VERSION_KEYS:
         _number_as_text(data, loc, doc.texts)
 
-    issues = list(doc.issues)
+    issues = [*doc.issues, *external]
     model = _validate(ConfigModel, data, issues)
     if model is None:
         issues += _cross_check_parts(data)
     else:
         issues += cross_check(model, [(i, task.name) for i, task in enumerate(model.tasks)])
     if issues or model is None:
+        # a value whose ${VAR} failed is reported once, not again as (say) "must not be empty"
+        unset = {issue.loc for issue in external}
+        issues = [i for i in issues if i.loc not in unset or i in external]
         raise ConfigError(_problems(issues, doc.lines))
     return build(model, base_dir)
 

@@ -27,14 +27,18 @@ from dregsy.config.fields import (
     AuthField,
     CacheDurationField,
     IntervalField,
-    PathField,
     PlatformField,
     PlatformsField,
     RefreshField,
     RegistryField,
+    SourceField,
     TagField,
+    TargetField,
     problem,
+    rewritten_path,
 )
+from dregsy.credentials import Credentials
+from dregsy.selection.paths import Rewrite, SourcePattern
 
 _T = TypeVar("_T")
 
@@ -56,6 +60,9 @@ class DockerSection(_Model):
 
     dockerhost: Text | None = None
     api_version: Text | None = Field(None, alias="api-version")
+    keep_images: StrictBool = Field(False, alias="keep-images")
+    ping_attempts: StrictInt | None = Field(None, alias="ping-attempts", ge=1)
+    ping_interval: IntervalField | None = Field(None, alias="ping-interval")
 
 
 class SkopeoSection(_Model):
@@ -105,11 +112,17 @@ class LocationModel(_Model):
 class MappingModel(_Model):
     """One entry of `mappings:`."""
 
-    from_: PathField = Field(alias="from")
-    to: PathField | None = None
+    from_: SourceField = Field(alias="from")
+    to: TargetField | None = None
     tags: tuple[TagField, ...] | None = None
     platform: PlatformField | None = None
     platforms: PlatformsField | None = None
+
+    @model_validator(mode="after")
+    def _rewrite_gives_a_path(self) -> MappingModel:
+        if isinstance(self.from_, str) and isinstance(self.to, Rewrite):
+            rewritten_path(self.from_, self.to, key="to")
+        return self
 
     @model_validator(mode="after")
     def _one_platform_key(self) -> MappingModel:
@@ -127,6 +140,25 @@ class TaskModel(_Model):
     source: LocationModel
     target: LocationModel
     mappings: Annotated[tuple[MappingModel, ...], AfterValidator(_non_empty)]
+
+    @model_validator(mode="after")
+    def _regex_mappings_can_list(self) -> TaskModel:
+        if not any(isinstance(m.from_, SourcePattern) for m in self.mappings):
+            return self
+        kind = self.source.lister.type if self.source.lister else "catalog"
+        if kind == "catalog" and self.source.registry.is_docker_hub:
+            message = (
+                "Docker Hub has no repository catalog for regex mappings: set "
+                "'lister: {type: dockerhub}' (the repositories of the 'auth' user) or "
+                "'lister: {type: index, search: ...}'"
+            )
+            raise problem(message, key="source")
+        if kind == "dockerhub" and not isinstance(self.source.auth, Credentials):
+            message = (
+                "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
+            )
+            raise problem(message, key="source")
+        return self
 
 
 class TopModel(_Model):

@@ -10,16 +10,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from dregsy.config.fields import NO_AUTH
+from dregsy.config.fields import NO_AUTH, rewritten_path
 from dregsy.config.issues import Issue
-from dregsy.config.model import ConfigModel, LocationModel, MappingModel, TaskModel, TopModel
+from dregsy.config.model import (
+    ConfigModel,
+    LocationLister,
+    LocationModel,
+    MappingModel,
+    TaskModel,
+    TopModel,
+)
 from dregsy.config.types import (
     DEFAULT_CERTS_DIR,
     DEFAULT_SKOPEO_CERTS_DIR,
     Config,
     Credentials,
     DockerSettings,
+    ListerKind,
     ListerSettings,
+    ListerSpec,
     Location,
     Mapping,
     RelayKind,
@@ -27,8 +36,11 @@ from dregsy.config.types import (
     Task,
 )
 from dregsy.reference import Repository
+from dregsy.selection.paths import RepoRule, Rewrite, SourcePattern
+from dregsy.selection.tagset import TagSelection
 
 _DEFAULT_LISTER = ListerSettings()
+_DEFAULT_DOCKER = DockerSettings()
 
 
 def choose_relay(top: TopModel) -> tuple[RelayKind, str, list[Issue]]:
@@ -69,7 +81,6 @@ def cross_check(top: TopModel | None, names: Sequence[tuple[int, str]]) -> list[
 def build(model: ConfigModel, base_dir: Path | None) -> Config:
     """The resolved config of a model that passed `cross_check`."""
     relay, reason, _ = choose_relay(model)
-    docker = model.docker
     skopeo = model.skopeo
     return Config(
         tasks=tuple(_task(task) for task in model.tasks),
@@ -77,10 +88,7 @@ def build(model: ConfigModel, base_dir: Path | None) -> Config:
         relay_reason=reason,
         watch=model.watch,
         certs_dir=_path(model.certs_dir, base_dir, DEFAULT_CERTS_DIR),
-        docker=DockerSettings(
-            host=(docker.dockerhost if docker else None) or model.dockerhost,
-            api_version=(docker.api_version if docker else None) or model.api_version,
-        ),
+        docker=_docker(model),
         skopeo=SkopeoSettings(
             binary=_binary(skopeo.binary if skopeo else None, base_dir),
             certs_dir=_path(
@@ -88,6 +96,22 @@ def build(model: ConfigModel, base_dir: Path | None) -> Config:
             ),
         ),
         lister=_lister(model),
+    )
+
+
+def _docker(model: ConfigModel) -> DockerSettings:
+    """The `docker:` section, with the seed's top-level `dockerhost` / `api-version`."""
+    docker = model.docker
+    if docker is None:
+        return DockerSettings(host=model.dockerhost, api_version=model.api_version)
+    return DockerSettings(
+        host=docker.dockerhost or model.dockerhost,
+        api_version=docker.api_version or model.api_version,
+        keep_images=docker.keep_images,
+        ping_attempts=docker.ping_attempts or _DEFAULT_DOCKER.ping_attempts,
+        ping_interval=(
+            _DEFAULT_DOCKER.ping_interval if docker.ping_interval is None else docker.ping_interval
+        ),
     )
 
 
@@ -109,17 +133,37 @@ def _location(location: LocationModel) -> Location:
         anonymous=location.auth == NO_AUTH,
         auth_refresh=location.auth_refresh,
         skip_tls_verify=location.skip_tls_verify,
+        lister=_lister_spec(location.lister),
     )
 
 
+def _lister_spec(lister: LocationLister | None) -> ListerSpec:
+    if lister is None:
+        return ListerSpec()
+    return ListerSpec(ListerKind(lister.type), lister.search)
+
+
 def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
-    # Parsed against each side's registry, so Docker Hub's `library/` prefix is applied.
-    source = Repository.parse(task.source.registry, mapping.from_)
-    target = Repository.parse(task.target.registry, mapping.to or mapping.from_)
+    tags = TagSelection(mapping.tags) if mapping.tags else None
+    from_, to = mapping.from_, mapping.to
+    repos = None
+    if isinstance(from_, SourcePattern):
+        # `source`/`target` keep `from`/`to` as written, for messages; `repos` does the work
+        repos = RepoRule(from_, to)
+        source = str(from_)
+        target = str(to or from_)
+    else:
+        # Parsed against each side's registry, so Docker Hub's `library/` prefix is applied.
+        # A `to: regex:...` rewrites `from` as written (dregsy: `/` + from).
+        if isinstance(to, Rewrite):
+            to = rewritten_path(from_, to, key="to")
+        source = Repository.parse(task.source.registry, from_).path
+        target = Repository.parse(task.target.registry, to or from_).path
     return Mapping(
-        source=source.path,
-        target=target.path,
-        tags=mapping.tags or None,
+        source=source,
+        target=target,
+        tags=tags,
+        repos=repos,
         platform=mapping.platform,
         platforms=mapping.platforms or None,
     )

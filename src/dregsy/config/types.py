@@ -11,12 +11,16 @@ from pathlib import Path
 
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
+from dregsy.selection.paths import RepoRule
+from dregsy.selection.tagset import TagSelection
 
 __all__ = [
     "Config",
     "Credentials",
     "DockerSettings",
+    "ListerKind",
     "ListerSettings",
+    "ListerSpec",
     "Location",
     "Mapping",
     "RelayKind",
@@ -36,6 +40,22 @@ class RelayKind(StrEnum):
     SKOPEO = "skopeo"
 
 
+class ListerKind(StrEnum):
+    """How a source's repositories are listed for regex mappings (`lister.type`)."""
+
+    CATALOG = "catalog"  # the registry's /v2/_catalog
+    DOCKERHUB = "dockerhub"  # Docker Hub's API: the repositories of the `auth` user
+    INDEX = "index"  # an index search (`/v1/search?q=<search>`)
+
+
+@dataclass(frozen=True, slots=True)
+class ListerSpec:
+    """A location's `lister:`."""
+
+    kind: ListerKind = ListerKind.CATALOG
+    search: str | None = None  # the search term of the index lister
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """One side of a task: a registry and how to authenticate with it."""
@@ -45,16 +65,22 @@ class Location:
     anonymous: bool = False  # `auth: none`: never look up credentials elsewhere
     auth_refresh: float | None = None  # seconds, ECR only (`auth-refresh`)
     skip_tls_verify: bool = False
+    lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
 
 
 @dataclass(frozen=True, slots=True)
 class Mapping:
-    """Copy `source` (a repository path of the task's source) to `target`."""
+    """Copy `source` (a repository path of the task's source) to `target`.
+
+    With `repos` (a `from: regex:...` mapping) `source` and `target` are the `from` and
+    `to` as written, and `repos` names each listed repository and its target.
+    """
 
     source: str
     target: str
-    tags: tuple[str, ...] | None = None  # None: every tag of the source repository
+    tags: TagSelection | None = None  # None: every tag of the source repository
     platform: str | None = None  # None: the relay's default (native: the whole index)
+    repos: RepoRule | None = None  # a regex mapping over the source's repository list
     platforms: tuple[str, ...] | None = None  # a subset: a new index listing exactly these
 
 
@@ -79,7 +105,10 @@ class DockerSettings:
     """The Docker relay's daemon (`docker:` section, or the seed's top-level keys)."""
 
     host: str | None = None  # None: DOCKER_HOST, else the standard socket
-    api_version: str | None = None
+    api_version: str | None = None  # None: negotiated with the daemon
+    keep_images: bool = False  # keep what the relay pulled and tagged (`keep-images`)
+    ping_attempts: int = 30  # tries to reach the daemon at start (`ping-attempts`)
+    ping_interval: float = 10.0  # seconds between those tries (`ping-interval`)
 
 
 @dataclass(frozen=True, slots=True)

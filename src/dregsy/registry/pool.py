@@ -10,6 +10,7 @@ import httpx
 
 from dregsy import __version__
 from dregsy.reference import Registry
+from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.tls import ssl_context
 
@@ -25,6 +26,7 @@ class HttpSettings:
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    proxies: ProxySettings = field(default_factory=ProxySettings)  # HTTPS_PROXY, NO_PROXY, ...
 
 
 class HttpPool:
@@ -49,7 +51,11 @@ class HttpPool:
         limits = httpx.Limits(
             max_connections=s.max_connections, max_keepalive_connections=s.max_connections
         )
-        inner = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+
+        def transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+            return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
+
+        inner = s.proxies.transport(transport)
         return httpx.AsyncClient(
             transport=RetryTransport(inner, s.retry),
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout, pool=None),

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, TagDecision, decide_tag, short
 from dregsy.errors import DregsyError, NotFoundError
+from dregsy.listers.cache import RepositoryLists
 from dregsy.platform import parse_platform
 from dregsy.reference import Reference
-from dregsy.registry import manifests, tags
+from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
+from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.stats import RunStats
 from dregsy.sync.unchanged import same_config
 
@@ -41,10 +43,12 @@ class TaskRunner:
         relay: Relay,
         registries: RegistryDirectory,
         image_slots: asyncio.Semaphore,
+        repo_lists: RepositoryLists | None = None,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
+        self._repo_lists = repo_lists  # for regex mappings
 
     async def run(self, task: Task) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -56,10 +60,17 @@ class TaskRunner:
         pairs: list[_Pair] = []
         for mapping in task.mappings:
             try:
-                pairs.extend(await self._expand(source, task, mapping))
+                pairs.extend(await self._expand(source, task, mapping, stats))
             except DregsyError as exc:
                 stats.failed += 1
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
+        # ECR: create missing target repositories, once per run; a repository that cannot be
+        # prepared fails its images (the reason is logged once).
+        unready = await self._registries.prepare_targets(
+            task.target, {pair.target.repository.path for pair in pairs}
+        )
+        stats.failed += sum(pair.target.repository.path in unready for pair in pairs)
+        pairs = [pair for pair in pairs if pair.target.repository.path not in unready]
         await asyncio.gather(
             *(self._sync_image(task, pair, source, target, run_state, stats) for pair in pairs)
         )
@@ -67,21 +78,36 @@ class TaskRunner:
         log.info("task %s: %s", task.name, stats.summary())
         return stats
 
-    async def _expand(self, source: RegistryClient, task: Task, mapping: Mapping) -> list[_Pair]:
-        src_repo = task.source.registry.repository(mapping.source)
-        dst_repo = task.target.registry.repository(mapping.target)
-        if mapping.tags is None:
-            try:
-                names = await tags.list_tags(source, src_repo)
-            except NotFoundError as exc:
-                raise DregsyError(f"cannot list tags of {src_repo}: {exc}") from exc
-            if not names:
-                log.warning("%s has no tags: nothing to sync", src_repo)
-        else:
-            names = list(mapping.tags)
-        return [
-            _Pair(src_repo.tag(name), dst_repo.tag(name), mapping.platform) for name in names
-        ]
+    async def _expand(
+        self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
+    ) -> list[_Pair]:
+        """The image pairs of a mapping; a repository that fails is counted and logged, the
+        others still run (a failed repository listing raises: the whole mapping failed)."""
+
+        async def pairs_of(repos: RepoPair) -> list[_Pair]:
+            async with self._image_slots:
+                refs = await tag_refs(source, repos, mapping)
+            return [
+                _Pair(*references(ref, repos.source, repos.target), mapping.platform)
+                for ref in refs
+            ]
+
+        found = await repository_pairs(task, mapping, self._repo_lists)
+        repo_pairs = [p for p in found if isinstance(p, RepoPair)]
+        results = await asyncio.gather(*(pairs_of(p) for p in repo_pairs), return_exceptions=True)
+        pairs: list[_Pair] = []
+        failures = [e for e in found if isinstance(e, DregsyError)]
+        for result in results:
+            if isinstance(result, DregsyError):
+                failures.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                pairs.extend(result)
+        for failure in failures:
+            stats.failed += 1
+            log.error("mapping %s -> %s: %s", mapping.source, mapping.target, failure)
+        return pairs
 
     async def _sync_image(
         self,

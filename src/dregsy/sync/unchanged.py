@@ -15,9 +15,7 @@ from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 
 
-async def config_digest(
-    client: RegistryClient, ref: Reference, platform: Platform
-) -> str | None:
+async def config_digest(client: RegistryClient, ref: Reference, platform: Platform) -> str | None:
     """The config digest of the image `ref` names, resolving an index to `platform`."""
     manifest = await manifests.get_manifest(client, ref)
     if manifest.is_index:

@@ -22,6 +22,7 @@ from dregsy.config.types import (
     Task,
 )
 from dregsy.reference import parse_registry
+from dregsy.selection.tagset import TagSelection
 
 DREGSY_EXAMPLE = """\
 dockerhost: unix:///var/run/docker.sock
@@ -69,7 +70,11 @@ def test_dregsy_readme_example() -> None:
                     credentials=Credentials("alex", "alsosecret"),
                 ),
                 mappings=(
-                    Mapping("test/image", "archive/test/image", ("0.1.0", "0.1.1")),
+                    Mapping(
+                        "test/image",
+                        "archive/test/image",
+                        TagSelection.parse(("0.1.0", "0.1.1")),
+                    ),
                     Mapping("test/another-image", "test/another-image", None),
                 ),
                 interval=60.0,
@@ -126,8 +131,13 @@ def test_relay_choice(top: str, relay: RelayKind, reason: str) -> None:
             DockerSettings("tcp://a:1", "1.41"),
         ),
         ("docker: {dockerhost: tcp://b:2}\ndockerhost: tcp://a:1", DockerSettings("tcp://b:2")),
+        (
+            "docker: {keep-images: true, ping-attempts: 3, ping-interval: 0.5}",
+            DockerSettings(keep_images=True, ping_attempts=3, ping_interval=0.5),
+        ),
+        ("docker: {ping-interval: 0}", DockerSettings(ping_interval=0.0)),
     ],
-    ids=["seed-keys", "docker-section", "section-and-seed", "section-wins"],
+    ids=["seed-keys", "docker-section", "section-and-seed", "section-wins", "extras", "no-wait"],
 )
 def test_docker_settings(top: str, expected: DockerSettings) -> None:
     assert parse(top + "\n" + MINIMAL_TASK).docker == expected

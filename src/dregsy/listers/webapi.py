@@ -1,0 +1,58 @@
+"""JSON requests to web APIs that are not registries (Docker Hub, the Docker index)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from dregsy.errors import RegistryError, RegistryUnreachableError
+from dregsy.registry.client import NETWORK_ERRORS, describe_transport_error
+from dregsy.registry.errors import raise_for_status
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+async def request_json(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json_body: object = None,
+    auth: httpx.Auth | None = None,
+) -> dict[str, Any]:
+    """Send a request and return its JSON object; typed errors for every failure."""
+    what = f"{method} {httpx.URL(url).copy_with(query=None)}"
+    request = http.build_request(
+        method, url, headers={"Accept": "application/json", **(headers or {})}, json=json_body
+    )
+    try:
+        response = await http.send(request, auth=auth, stream=True)
+    except NETWORK_ERRORS as exc:
+        raise RegistryUnreachableError(f"{what}: {describe_transport_error(exc)}") from exc
+    try:
+        await raise_for_status(response)
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise RegistryError(f"{what}: response is larger than 8 MiB")
+    except NETWORK_ERRORS as exc:
+        raise RegistryUnreachableError(f"{what}: {describe_transport_error(exc)}") from exc
+    finally:
+        await response.aclose()
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{what}: response is not JSON") from exc
+    if not isinstance(document, dict):
+        raise RegistryError(f"{what}: response is not a JSON object")
+    return document
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` is on the scheme and host of `base` (credentials may go there)."""
+    a, b = httpx.URL(url), httpx.URL(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)

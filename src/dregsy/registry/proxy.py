@@ -1,0 +1,91 @@
+"""HTTP proxies from the environment: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
+
+httpx reads these variables only for transports it builds itself; dregsy builds its own
+stack (retries, TLS per registry), so it routes requests here: a request goes through the
+proxy named for its URL's scheme (`ALL_PROXY` for both), unless `NO_PROXY` lists its host
+(host names with their subdomains, `host:port`, or `*`). HTTPS goes through an HTTP proxy
+as a CONNECT tunnel, so TLS is still checked against the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+TransportFactory = Callable[[str | None], httpx.AsyncBaseTransport]  # proxy URL or None
+
+
+def _variable(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name.lower()) or env.get(name.upper())
+    return value.strip() if value and value.strip() else None
+
+
+def bypasses(no_proxy: str, host: str, port: int | None) -> bool:
+    """Whether NO_PROXY (`a.com,.b.org,c:5000,*`) names `host` (or `host:port`)."""
+    host = host.lower().strip("[]")
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and (port is None or entry_port != str(port)):
+            continue
+        name = name.lstrip(".").strip("[]")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """Proxy URLs per scheme and the hosts that bypass them."""
+
+    http: str | None = None
+    https: str | None = None
+    no_proxy: str | None = None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> ProxySettings:
+        every = _variable(env, "all_proxy")
+        return cls(
+            http=_variable(env, "http_proxy") or every,
+            https=_variable(env, "https_proxy") or every,
+            no_proxy=_variable(env, "no_proxy"),
+        )
+
+    def proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy URL for a request to `url`, or None to connect directly."""
+        proxy = self.https if url.scheme == "https" else self.http
+        if proxy is None:
+            return None
+        if self.no_proxy and bypasses(self.no_proxy, url.host, url.port):
+            return None
+        return proxy
+
+    def transport(self, make: TransportFactory) -> httpx.AsyncBaseTransport:
+        """A transport from `make(None)`, or a router between proxied and direct ones."""
+        if self.http is None and self.https is None:
+            return make(None)
+        return ProxyRouter(self, make)
+
+
+class ProxyRouter(httpx.AsyncBaseTransport):
+    """Sends each request through the transport for its proxy (or the direct one)."""
+
+    def __init__(self, settings: ProxySettings, make: TransportFactory) -> None:
+        self._settings = settings
+        self._make = make
+        self._transports: dict[str | None, httpx.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self._settings.proxy_for(request.url)
+        transport = self._transports.get(proxy)
+        if transport is None:
+            transport = self._transports[proxy] = self._make(proxy)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self._transports.values():
+            await transport.aclose()
+        self._transports.clear()

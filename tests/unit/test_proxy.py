@@ -1,0 +1,53 @@
+"""Proxies from the environment: which requests go through which proxy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dregsy.registry.proxy import ProxyRouter, ProxySettings, bypasses
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "bypassed"),
+    [
+        ("127.0.0.1,localhost", "127.0.0.1", 5000, True),
+        ("localhost", "localhost", None, True),
+        (".example.com", "a.example.com", None, True),
+        ("example.com", "a.example.com", 443, True),
+        ("example.com", "example.org", 443, False),
+        ("example.com:443", "example.com", 443, True),
+        ("example.com:443", "example.com", 5000, False),
+        ("*", "anything", None, True),
+        ("", "gcr.io", 443, False),
+    ],
+)
+def test_no_proxy(no_proxy: str, host: str, port: int | None, bypassed: bool) -> None:
+    assert bypasses(no_proxy, host, port) is bypassed
+
+
+def test_settings_from_environment() -> None:
+    env = {"HTTPS_PROXY": "http://p:3128", "no_proxy": "127.0.0.1", "ALL_PROXY": "http://all:1"}
+    settings = ProxySettings.from_environment(env)
+    assert settings == ProxySettings("http://all:1", "http://p:3128", "127.0.0.1")
+    assert settings.proxy_for(httpx.URL("https://gcr.io/v2/")) == "http://p:3128"
+    assert settings.proxy_for(httpx.URL("http://reg.test/v2/")) == "http://all:1"
+    assert settings.proxy_for(httpx.URL("http://127.0.0.1:5000/v2/")) is None
+    assert ProxySettings.from_environment({}).proxy_for(httpx.URL("https://x/")) is None
+
+
+async def test_router_picks_a_transport_per_proxy() -> None:
+    made: list[str | None] = []
+
+    def make(proxy: str | None) -> httpx.AsyncBaseTransport:
+        made.append(proxy)
+        return httpx.MockTransport(lambda request: httpx.Response(200, text=str(proxy)))
+
+    settings = ProxySettings(https="http://p:3128", no_proxy="127.0.0.1")
+    assert isinstance(settings.transport(make), ProxyRouter)
+    async with httpx.AsyncClient(transport=settings.transport(make)) as http:
+        assert (await http.get("https://gcr.io/v2/")).text == "http://p:3128"
+        assert (await http.get("https://127.0.0.1:5000/v2/")).text == "None"
+        assert (await http.get("https://eu.gcr.io/v2/")).text == "http://p:3128"
+    assert made == ["http://p:3128", None]
+    assert not isinstance(ProxySettings().transport(make), ProxyRouter)
