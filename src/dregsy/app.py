@@ -28,6 +28,7 @@ from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
 from dregsy.registry.proxy import ProxySettings
 from dregsy.relays.base import Relay
+from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
 from dregsy.sync.runner import TaskRunner
@@ -48,23 +49,14 @@ class Signals:
 
 
 def check_relay(config: Config) -> None:
-    """Refuse relays this build cannot run, before anything starts."""
-    if config.relay is RelayKind.DOCKER:
-        from dregsy.relays import docker as module
-    elif config.relay is RelayKind.SKOPEO:
-        from dregsy.relays import skopeo as module  # type: ignore[no-redef]
-    else:
-        return
-    if not module.AVAILABLE:
-        raise ConfigError(
-            f"the {config.relay} relay (selected by {config.relay_reason}) is not available "
-            "yet in this version; use `relay: native`"
-        )
+    """Refuse what the chosen relay cannot do, before anything starts."""
+    problems = capability_problems(config)
     if config.relay is RelayKind.DOCKER:
         from dregsy.relays.docker import config_problems
 
-        if problems := config_problems(config, os.environ):
-            raise ConfigError(problems)
+        problems += config_problems(config, os.environ)
+    if problems:
+        raise ConfigError(problems)
 
 
 def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
@@ -77,7 +69,7 @@ def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
     if config.relay is RelayKind.SKOPEO:
         from dregsy.relays.skopeo import SkopeoRelay
 
-        return SkopeoRelay(config.skopeo)
+        return SkopeoRelay(config.skopeo, registries)
     return NativeRelay(registries)
 
 
@@ -113,7 +105,11 @@ class App:
         """Run one config; returns the next config on a valid reload, else None."""
         pool = HttpPool(
             HttpSettings(
-                certs_dir=config.certs_dir, proxies=ProxySettings.from_environment(os.environ)
+                certs_dir=config.certs_dir,
+                skopeo_certs_dir=(
+                    config.skopeo.certs_dir if config.relay is RelayKind.SKOPEO else None
+                ),
+                proxies=ProxySettings.from_environment(os.environ),
             )
         )
         registries = RegistryDirectory(pool, CredentialSources.from_environment(os.environ))

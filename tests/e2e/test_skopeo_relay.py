@@ -137,10 +137,6 @@ tasks:
         skopeo.inspect_raw(f"{target_registry.host}/arm/multi@{amd64.digest}")
 
 
-@pytest.mark.xfail(
-    reason="the runner's unchanged-check compares the source index, not the platform's image",
-    strict=True,
-)
 def test_platform_rerun_moves_nothing(
     seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
 ) -> None:
@@ -219,10 +215,6 @@ def test_tls_target_through_skopeo_certs_dir(
     assert "Traceback" not in refused.stderr
 
 
-@pytest.mark.xfail(
-    reason="the runner's checks read only the top-level certs-dir, not skopeo.certs-dir",
-    strict=True,
-)
 def test_tls_target_with_only_skopeo_certs_dir(
     seeded: SeededImages, tls_registry: RegistryServer, ca: Pki, tmp_path: Path
 ) -> None:

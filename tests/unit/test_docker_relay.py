@@ -108,13 +108,7 @@ def test_config_problems() -> None:
         Mapping("d", "d", platform="linux/arm64"),
     )
     found = [(p.path, p.message) for p in config_problems(bad, {})]
-    assert [path for path, _ in found] == [
-        "dockerhost",
-        "api-version",
-        "tasks[0].mappings[1].platform",
-        "tasks[0].mappings[2].platforms",
-    ]
-    assert "(selected by dockerhost)" in found[2][1]
+    assert [path for path, _ in found] == ["dockerhost", "api-version"]
     from_env = config_problems(_config(DockerSettings()), {"DOCKER_HOST": "ssh://box"})
     assert [(p.path, p.message.split(":")[0]) for p in from_env] == [("", "DOCKER_HOST")]
 

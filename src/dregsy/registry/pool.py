@@ -12,7 +12,7 @@ from dregsy import __version__
 from dregsy.reference import Registry
 from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
-from dregsy.registry.tls import ssl_context
+from dregsy.registry.tls import host_material, ssl_context
 
 USER_AGENT = f"dregsy/{__version__}"
 
@@ -22,6 +22,7 @@ class HttpSettings:
     """Connection settings shared by all registries."""
 
     certs_dir: Path
+    skopeo_certs_dir: Path | None = None  # `<dir>/<host-without-port>/`, skopeo relay only
     max_connections: int = 8  # per registry host
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
@@ -35,6 +36,7 @@ class HttpPool:
     def __init__(self, settings: HttpSettings) -> None:
         self._settings = settings
         self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
+        self._default_tls: ssl.SSLContext | None = None  # loading system CAs costs; share it
 
     def client(self, registry: Registry, *, skip_tls_verify: bool) -> httpx.AsyncClient:
         key = (registry.api_host, skip_tls_verify)
@@ -45,9 +47,7 @@ class HttpPool:
 
     def _build(self, registry: Registry, skip_tls_verify: bool) -> httpx.AsyncClient:
         s = self._settings
-        verify: ssl.SSLContext | bool = (
-            False if skip_tls_verify else ssl_context(s.certs_dir, registry.api_host)
-        )
+        verify: ssl.SSLContext | bool = False if skip_tls_verify else self._tls(registry)
         limits = httpx.Limits(
             max_connections=s.max_connections, max_keepalive_connections=s.max_connections
         )
@@ -62,6 +62,17 @@ class HttpPool:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
         )
+
+    def _tls(self, registry: Registry) -> ssl.SSLContext:
+        s = self._settings
+        host_dirs = [s.certs_dir / registry.api_host]
+        if s.skopeo_certs_dir is not None:
+            host_dirs.append(s.skopeo_certs_dir / registry.hostname)
+        if host_material(host_dirs):
+            return ssl_context(host_dirs)
+        if self._default_tls is None:
+            self._default_tls = ssl_context([])
+        return self._default_tls
 
     async def aclose(self) -> None:
         for client in self._clients.values():

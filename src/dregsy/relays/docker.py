@@ -41,7 +41,6 @@ from dregsy.relays.dockerapi import (
     resolve_host,
 )
 
-AVAILABLE = True
 DOCKER_HUB_AUTH_SERVER = "https://index.docker.io/v1/"  # what the Docker CLI sends for Hub
 
 log = logging.getLogger(__name__)
@@ -64,16 +63,6 @@ def config_problems(config: Config, environ: Mapping[str, str]) -> list[ConfigPr
             parse_api_version(settings.api_version)
         except ValueError as exc:
             problems.append(ConfigProblem("api-version", str(exc)))
-    why = f"does not work with the docker relay (selected by {config.relay_reason})"
-    for i, task in enumerate(config.tasks):
-        for j, mapping in enumerate(task.mappings):
-            where = f"tasks[{i}].mappings[{j}]"
-            if mapping.platform == "all":
-                message = f"'all' {why}: the daemon keeps one platform; name one or leave it out"
-                problems.append(ConfigProblem(f"{where}.platform", message))
-            if mapping.platforms:
-                message = f"{why}: the daemon keeps one platform; use platform: os/arch"
-                problems.append(ConfigProblem(f"{where}.platforms", message))
     return problems
 
 

@@ -42,8 +42,6 @@ from dregsy.relays.skopeoargs import (
     tls_verify,
 )
 
-AVAILABLE = True
-
 log = logging.getLogger(__name__)
 
 RETRY_TIMES = 3  # skopeo's own retries of a copy on network errors (1 s, 2 s, 4 s apart)

@@ -12,18 +12,16 @@ import time
 from dataclasses import dataclass
 
 from dregsy.config.types import Mapping, Task
-from dregsy.copy.plan import TagAction, TagDecision, decide_tag, short
-from dregsy.errors import DregsyError, NotFoundError
+from dregsy.copy.plan import TagAction, short
+from dregsy.errors import DregsyError
 from dregsy.listers.cache import RepositoryLists
-from dregsy.platform import parse_platform
 from dregsy.reference import Reference
-from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
+from dregsy.sync.decide import Decider
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.stats import RunStats
-from dregsy.sync.unchanged import same_config
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +30,7 @@ log = logging.getLogger(__name__)
 class _Pair:
     source: Reference
     target: Reference
-    platform: str | None = None
+    mapping: Mapping
 
 
 class TaskRunner:
@@ -49,6 +47,7 @@ class TaskRunner:
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
+        self._decider = Decider(relay)
 
     async def run(self, task: Task) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -87,10 +86,7 @@ class TaskRunner:
         async def pairs_of(repos: RepoPair) -> list[_Pair]:
             async with self._image_slots:
                 refs = await tag_refs(source, repos, mapping)
-            return [
-                _Pair(*references(ref, repos.source, repos.target), mapping.platform)
-                for ref in refs
-            ]
+            return [_Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
         repo_pairs = [p for p in found if isinstance(p, RepoPair)]
@@ -120,34 +116,31 @@ class TaskRunner:
     ) -> None:
         async with self._image_slots:
             try:
-                digest = await _source_digest(source, pair.source)
-                existing = await manifests.head_manifest(target, pair.target)
-                decision = decide_tag(digest, existing.digest if existing else None)
-                if (
-                    decision.action is TagAction.COPY
-                    and existing is not None
-                    and not self._relay.preserves_digests
-                    and await same_config(
-                        source,
-                        target,
-                        pair.source.repository.digest(digest),
-                        pair.target,
-                        parse_platform(pair.platform or self._relay.default_platform),
-                    )
-                ):
-                    decision = TagDecision(TagAction.SKIP, "same image config")
+                decision = await self._decider.decide(
+                    source, target, pair.source, pair.target, pair.mapping
+                )
                 if decision.action is TagAction.SKIP:
                     stats.skipped += 1
                     level = logging.INFO if task.verbose else logging.DEBUG
-                    log.log(level, "%s: unchanged (%s), skipped", pair.target, short(digest))
+                    digest = short(decision.digest)
+                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
                     return
+                if decision.manifest is not None:
+                    log.info(
+                        "%s: a new index of platforms %s, digest %s (the source index's "
+                        "digest differs: it lists other platforms too)",
+                        pair.target,
+                        ", ".join(pair.mapping.platforms or ()),
+                        short(decision.digest),
+                    )
                 job = ImageJob(
                     source=pair.source,
                     target=pair.target,
                     source_location=task.source,
                     target_location=task.target,
-                    digest=digest,
-                    platform=pair.platform,
+                    digest=decision.digest,
+                    platform=pair.mapping.platform,
+                    manifest=decision.manifest,
                     verbose=task.verbose,
                 )
                 outcome = await self._relay.copy(job, run_state)
@@ -167,17 +160,6 @@ class TaskRunner:
                 "%s -> %s: copied %s (%s)",
                 pair.source,
                 pair.target,
-                short(digest),
+                short(decision.digest),
                 decision.reason,
             )
-
-
-async def _source_digest(client: RegistryClient, ref: Reference) -> str:
-    """The digest the source tag points at: from a HEAD, or a GET if HEAD does not say."""
-    head = await manifests.head_manifest(client, ref)
-    if head is None:
-        raise NotFoundError(404, "HEAD", str(ref), "tag not found in source")
-    if head.digest is not None:
-        return head.digest
-    manifest = await manifests.get_manifest(client, ref)
-    return manifest.digest

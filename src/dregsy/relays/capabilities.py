@@ -1,0 +1,37 @@
+"""What each relay can do, checked against the config before anything starts.
+
+The native relay can do everything the config can say. The Docker daemon keeps one
+platform per image and pushes by tag only; skopeo copies one image or a whole index but
+cannot write a new (subset) index, and pushes by tag.
+"""
+
+from __future__ import annotations
+
+from dregsy.config.types import Config, RelayKind
+from dregsy.errors import ConfigProblem
+from dregsy.selection.filters import TagRef
+
+
+def capability_problems(config: Config) -> list[ConfigProblem]:
+    """Mapping settings the chosen relay cannot honour, each with its key path."""
+    if config.relay is RelayKind.NATIVE:
+        return []
+    why = f"does not work with the {config.relay} relay (selected by {config.relay_reason})"
+    problems = []
+    for i, task in enumerate(config.tasks):
+        for j, mapping in enumerate(task.mappings):
+            where = f"tasks[{i}].mappings[{j}]"
+            if config.relay is RelayKind.DOCKER and mapping.platform == "all":
+                message = f"'all' {why}: the daemon keeps one platform; name one or leave it out"
+                problems.append(ConfigProblem(f"{where}.platform", message))
+            if mapping.platforms:
+                message = f"{why}: only the native relay writes a subset index"
+                problems.append(ConfigProblem(f"{where}.platforms", message))
+            for k, entry in enumerate(mapping.tags.entries if mapping.tags else ()):
+                if isinstance(entry, TagRef) and entry.digest is not None and entry.tag is None:
+                    message = (
+                        f"a digest without a tag {why}: it pushes by tag; "
+                        f"write it as <tag>@{entry.digest[:15]}..."
+                    )
+                    problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
+    return problems

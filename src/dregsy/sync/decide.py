@@ -1,0 +1,99 @@
+"""Deciding one image: what the target should hold, and whether it already does.
+
+Two HEADs decide most images: the source tag's digest and the target tag's. A mapping
+that selects platforms resolves the source index first (remembered per digest, so an
+unchanged source costs no GET on the next run). Relays that rewrite manifests (Docker)
+are judged by the image config instead, fetched only when the digests differ.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from dregsy.config.types import Mapping
+from dregsy.copy.plan import TagAction, TagDecision, decide_tag
+from dregsy.errors import NotFoundError
+from dregsy.manifest import Manifest
+from dregsy.platform import parse_platform
+from dregsy.reference import Reference
+from dregsy.registry import manifests
+from dregsy.registry.client import RegistryClient
+from dregsy.relays.base import Relay
+from dregsy.sync.selection import Selected, select, wants_selection
+from dregsy.sync.unchanged import same_config
+
+SELECTION_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: TagAction
+    reason: str
+    digest: str  # what the target gets: the source's digest, or the selected manifest's
+    manifest: Manifest | None = None  # a manifest built here (subset index) to push
+
+
+class Decider:
+    """Decides images for one relay; remembers platform selections across runs."""
+
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
+        self._selections: OrderedDict[tuple[object, ...], Selected] = OrderedDict()
+
+    async def decide(
+        self,
+        source: RegistryClient,
+        target: RegistryClient,
+        src: Reference,
+        dst: Reference,
+        mapping: Mapping,
+    ) -> Decision:
+        digest = await source_digest(source, src)
+        selected = Selected(digest)
+        if self._relay.preserves_digests and wants_selection(mapping.platform, mapping.platforms):
+            selected = await self._select(source, src, digest, mapping)
+        existing = await manifests.head_manifest(target, dst)
+        tag = decide_tag(selected.digest, existing.digest if existing else None)
+        if (
+            tag.action is TagAction.COPY
+            and existing is not None
+            and not self._relay.preserves_digests
+            and await same_config(
+                source,
+                target,
+                src.repository.digest(digest),
+                dst,
+                parse_platform(mapping.platform or self._relay.default_platform),
+            )
+        ):
+            tag = TagDecision(TagAction.SKIP, "same image config")
+        return Decision(tag.action, tag.reason, selected.digest, selected.manifest)
+
+    async def _select(
+        self, client: RegistryClient, src: Reference, digest: str, mapping: Mapping
+    ) -> Selected:
+        key = (src.repository, digest, mapping.platform, mapping.platforms)
+        found = self._selections.get(key)
+        if found is None:
+            found = await select(
+                client,
+                src.repository,
+                digest,
+                platform=mapping.platform,
+                platforms=mapping.platforms,
+            )
+            self._selections[key] = found
+            if len(self._selections) > SELECTION_CACHE_SIZE:
+                self._selections.popitem(last=False)
+        return found
+
+
+async def source_digest(client: RegistryClient, ref: Reference) -> str:
+    """The digest the source tag points at: from a HEAD, or a GET if HEAD does not say."""
+    head = await manifests.head_manifest(client, ref)
+    if head is None:
+        raise NotFoundError(404, "HEAD", str(ref), "tag not found in source")
+    if head.digest is not None:
+        return head.digest
+    return (await manifests.get_manifest(client, ref)).digest
