@@ -22,7 +22,6 @@ from dregsy.config.types import Config, RelayKind, Task
 from dregsy.errors import ConfigError
 from dregsy.listers.base import HubEndpoints
 from dregsy.listers.cache import RepositoryLists
-from dregsy.listers.factory import ListerFactory
 from dregsy.logcontext import current_task
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
@@ -114,8 +113,14 @@ class App:
         )
         registries = RegistryDirectory(pool, CredentialSources.from_environment(os.environ))
         relay = build_relay(config, registries)
-        listers = ListerFactory(registries, pool, self._hub_endpoints)
-        repo_lists = RepositoryLists(listers.lister_for, config.lister, clock=self._clock.monotonic)
+        repo_lists = None
+        if any(m.repos is not None for task in config.tasks for m in task.mappings):
+            from dregsy.listers.factory import ListerFactory  # only regex mappings list
+
+            listers = ListerFactory(registries, pool, self._hub_endpoints)
+            repo_lists = RepositoryLists(
+                listers.lister_for, config.lister, clock=self._clock.monotonic
+            )
         runner = TaskRunner(relay, registries, asyncio.Semaphore(DEFAULT_PARALLEL), repo_lists)
         run_stop = asyncio.Event()
 

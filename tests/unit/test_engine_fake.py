@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from dregsy.auth.flow import RegistryAuth
 from dregsy.copy.engine import ImageCopier
 from dregsy.copy.transfers import Transfers
 from dregsy.errors import DigestMismatchError, NotFoundError, RegistryUnreachableError
-from dregsy.reference import Repository
+from dregsy.reference import Repository, parse_registry
 from dregsy.registry.client import PULL, RegistryClient
 from dregsy.registry.tags import list_tags
 from tests.support.fake_registry import FakeNetwork, FakeRegistry, fake_client, sha256
@@ -182,3 +184,36 @@ async def test_expired_token_is_renewed_once_on_401() -> None:
     assert await list_tags(client, _repo(client, "demo/app")) == ["v1"]
     token_requests = [r for r in network.requests if r.url.path == "/token"]
     assert len(token_requests) == 2
+
+
+class _Body(httpx.AsyncByteStream):
+    """A body that is only read when someone iterates it (as on a real connection)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.read = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.read = True
+        yield b"x" * self.size
+
+
+@pytest.mark.parametrize(
+    ("method", "size", "drained"),
+    [("HEAD", 0, True), ("GET", 100, True), ("PUT", 0, True), ("GET", 10 * 1024 * 1024, False)],
+)
+async def test_unread_small_bodies_are_drained_to_keep_connections(
+    method: str, size: int, drained: bool
+) -> None:
+    body = _Body(size)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/":
+            return httpx.Response(200)
+        return httpx.Response(200, headers={"Content-Length": str(size)}, stream=body)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = RegistryClient(parse_registry("https://r.test"), http, RegistryAuth(None))
+    async with client.stream(method, "/v2/demo/app/manifests/v1", scopes=()):
+        pass
+    assert body.read is drained

@@ -7,6 +7,8 @@
 5. otherwise Docker's `config.json` and credential helpers, anonymous when they have none.
 
 Sources are kept per location, so the clients of one location (pull and push) share them.
+The AWS, Google and Docker-config modules are imported only when a location needs them:
+start-up time counts on every run.
 """
 
 from __future__ import annotations
@@ -15,20 +17,16 @@ import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dregsy.auth.aws import AwsClients
-from dregsy.auth.dockerconfig import DockerConfigSource, docker_config_path
-from dregsy.auth.ecr import EcrSource
-from dregsy.auth.google import (
-    ApplicationDefaultTokens,
-    GoogleSource,
-    TokenFetch,
-    is_google_registry,
-)
 from dregsy.auth.sources import CredentialSource, StaticSource, WallClock
 from dregsy.config.types import Location
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
+
+if TYPE_CHECKING:
+    from dregsy.auth.aws import AwsClients
+    from dregsy.auth.google import GoogleSource, TokenFetch
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ class CredentialSources:
     ) -> None:
         self._docker_config = docker_config
         self._search_path = search_path
-        self.aws = aws or AwsClients()
+        self._aws = aws
         self._google_fetch = google
         self._google: GoogleSource | None = None
         self._clock = clock
@@ -59,7 +57,18 @@ class CredentialSources:
     def from_environment(cls, env: Mapping[str, str]) -> CredentialSources:
         """Docker's config file and helpers as the environment says (DOCKER_CONFIG, HOME,
         PATH); AWS and Google read their own variables when first used."""
+        from dregsy.auth.dockerconfig import docker_config_path
+
         return cls(docker_config=docker_config_path(env), search_path=env.get("PATH"))
+
+    @property
+    def aws(self) -> AwsClients:
+        """The AWS clients (ECR tokens, repositories), made on first use."""
+        if self._aws is None:
+            from dregsy.auth.aws import AwsClients
+
+            self._aws = AwsClients()
+        return self._aws
 
     def for_location(self, location: Location) -> CredentialSource:
         key = (location.registry, location.credentials, location.anonymous, location.auth_refresh)
@@ -73,19 +82,31 @@ class CredentialSources:
         registry = location.registry
         if location.anonymous:
             return StaticSource(None)
-        if location.auth_refresh is not None:
+        if location.auth_refresh is not None or (
+            location.credentials is None and registry.is_ecr
+        ):
+            from dregsy.auth.ecr import EcrSource
+
             return EcrSource(registry, self.aws, refresh=location.auth_refresh, clock=self._clock)
         if location.credentials is not None:
             return StaticSource(location.credentials)
-        if registry.is_ecr:
-            return EcrSource(registry, self.aws, clock=self._clock)
+        from dregsy.auth.google import is_google_registry
+
         if is_google_registry(registry):
-            if self._google is None:
-                fetch = self._google_fetch or ApplicationDefaultTokens()
-                self._google = GoogleSource(fetch, clock=self._clock)
-            return self._google
+            return self._google_source()
         if self._docker_config is not None:
+            from dregsy.auth.dockerconfig import DockerConfigSource
+
             return DockerConfigSource(
                 registry, self._docker_config, search_path=self._search_path, clock=self._clock
             )
         return StaticSource(None)
+
+    def _google_source(self) -> GoogleSource:
+        """One source for every Google location (the same default credentials)."""
+        if self._google is None:
+            from dregsy.auth.google import ApplicationDefaultTokens, GoogleSource
+
+            fetch = self._google_fetch or ApplicationDefaultTokens()
+            self._google = GoogleSource(fetch, clock=self._clock)
+        return self._google

@@ -8,6 +8,7 @@ are tried over HTTPS first and plain HTTP second, as Docker does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # httpcore passes through as a bare ssl.SSLError rather than an httpx error.
 NETWORK_ERRORS = (httpx.TransportError, ssl.SSLError)
 
+DRAIN_LIMIT = 64 * 1024  # bytes of an unread body worth reading to keep the connection
 PING_FAILURE_TTL = 10.0  # seconds a failed ping answers for the registry
 
 PULL = ("pull",)
@@ -77,26 +79,26 @@ class RegistryClient:
         if registry.scheme is not None:
             schemes = [registry.scheme]
         else:
-            schemes = ["https", "http"] if registry.is_loopback else ["https"]
-        first_error: Exception | None = None
+            # Loopback registries may speak plain HTTP, as Docker allows. Plain HTTP is asked
+            # first: a TLS port answers it with 400 (or drops it), and HTTPS follows; the
+            # probe carries no credentials, and a plain registry then needs no TLS set-up.
+            schemes = ["http", "https"] if registry.is_loopback else ["https"]
+        error: Exception | None = None
         for scheme in schemes:
             base = f"{scheme}://{registry.api_host}"
-            fallback = scheme != schemes[-1]
+            probe = scheme != schemes[-1]
             try:
                 response = await self._http.get(
-                    f"{base}/v2/", extensions={NO_RETRY: True} if fallback else {}
+                    f"{base}/v2/", extensions={NO_RETRY: True} if probe else {}
                 )
             except NETWORK_ERRORS as exc:
-                first_error = first_error or exc
+                error = exc
                 continue
-            # A TLS port spoken to in plain HTTP answers 400: the HTTPS error says more.
-            if response.status_code == 400 and first_error is not None:
-                break
+            if probe and response.status_code == 400:
+                continue  # "Client sent an HTTP request to an HTTPS server."
             self._auth.learn(response)
-            if scheme == "http" and registry.scheme is None:
-                log.debug("%s: no TLS, using plain HTTP (loopback registry)", registry)
             return base
-        raise RegistryUnreachableError(f"cannot reach registry {registry}: {first_error}")
+        raise RegistryUnreachableError(f"cannot reach registry {registry}: {error}")
 
     @asynccontextmanager
     async def stream(
@@ -132,11 +134,29 @@ class RegistryClient:
             ) from exc
         try:
             yield response
+            await drain(response)
         finally:
             await response.aclose()
 
     def scope_for(self, repository_path: str) -> str:
         return f"repository:{repository_path}:{','.join(self.actions)}"
+
+
+async def drain(response: httpx.Response) -> None:
+    """Read what is left of a small body, so the connection goes back to the pool.
+
+    httpcore keeps a connection only once the response was read to its end, which includes
+    HEAD responses and empty 201/202 answers that nobody iterates; closing them unread
+    would cost a new TCP connection per request. Large unread bodies are not worth it.
+    """
+    if response.is_stream_consumed:
+        return
+    length = response.headers.get("content-length")
+    if response.request.method == "HEAD" or (
+        length is not None and length.isdigit() and int(length) <= DRAIN_LIMIT
+    ):
+        with contextlib.suppress(*NETWORK_ERRORS):
+            await response.aread()
 
 
 def describe_transport_error(exc: Exception) -> str:

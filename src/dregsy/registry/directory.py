@@ -15,7 +15,6 @@ from dregsy.auth.select import CredentialSources
 from dregsy.config.types import Location
 from dregsy.credentials import Credentials
 from dregsy.registry.client import PULL, PULL_PUSH, RegistryClient
-from dregsy.registry.ecr_repos import EcrRepositories
 from dregsy.registry.pool import HttpPool
 
 log = logging.getLogger(__name__)
@@ -48,6 +47,8 @@ class RegistryDirectory:
         """
         if not location.registry.is_ecr:
             return set()
+        from dregsy.registry.ecr_repos import EcrRepositories
+
         repositories = EcrRepositories(self._credentials.aws)
         failures = await repositories.ensure(location.registry, paths)
         for path, message in sorted(failures.items()):
