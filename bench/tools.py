@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.workloads import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
-DREGSY = str(ROOT / ".venv" / "bin" / "dregsy")
+DREGSY = str(ROOT / ".bench" / "venv" / "bin" / "dregsy")  # see bench/run
 
 
 @dataclass(frozen=True)
