@@ -82,9 +82,7 @@ class CredentialSources:
         registry = location.registry
         if location.anonymous:
             return StaticSource(None)
-        if location.auth_refresh is not None or (
-            location.credentials is None and registry.is_ecr
-        ):
+        if location.auth_refresh is not None or (location.credentials is None and registry.is_ecr):
             from dregsy.auth.ecr import EcrSource
 
             return EcrSource(registry, self.aws, refresh=location.auth_refresh, clock=self._clock)

@@ -21,7 +21,8 @@ class ImageJob:
     target_location: Location
     digest: str  # the source manifest's digest, as seen by the unchanged-check
     platform: str | None = None  # the mapping's `platform`; None: the relay's default
-    manifest: Manifest | None = None  # the manifest to push when it is new (subset index)
+    manifest: Manifest | None = None  # the manifest `digest` names, when already in hand
+    rebuilt: bool = False  # that manifest is new: a subset index made here
     verbose: bool = False
 
     @property

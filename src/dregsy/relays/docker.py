@@ -227,7 +227,7 @@ class DockerRelay(Relay):
             raise RelayUnavailableError("docker relay: copy before prepare")
         if job.target.tag is None:
             raise RelayError(f"{job.target}: the Docker daemon can only push tags")
-        if job.manifest is not None:
+        if job.rebuilt:
             raise RelayError("the docker relay cannot push a platform subset (`platforms`)")
         if job.platform is not None and client.api_version < PLATFORM_API_VERSION:
             raise RelayError(

@@ -89,7 +89,7 @@ class SkopeoRelay(Relay):
         return None
 
     async def copy(self, job: ImageJob, run: object) -> CopyOutcome:
-        if job.manifest is not None:
+        if job.rebuilt:
             raise RelayError(
                 "the skopeo relay cannot push a platform subset (`platforms`); use the native relay"
             )

@@ -1,9 +1,11 @@
 """Deciding one image: what the target should hold, and whether it already does.
 
-Two HEADs decide most images: the source tag's digest and the target tag's. A mapping
-that selects platforms resolves the source index first (remembered per digest, so an
-unchanged source costs no GET on the next run). Relays that rewrite manifests (Docker)
-are judged by the image config instead, fetched only when the digests differ.
+Two HEADs decide most images: the target tag's digest and the source tag's. When the target
+lacks the tag, one GET of the source manifest gives both its digest and its bytes (which the
+copy then pushes without fetching them again). A mapping that selects platforms resolves
+the source index first (remembered per digest, so an unchanged source costs no GET on the
+next run). Relays that rewrite manifests (Docker) are judged by the image config instead,
+fetched only when the digests differ.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class Decision:
     action: TagAction
     reason: str
     digest: str  # what the target gets: the source's digest, or the selected manifest's
-    manifest: Manifest | None = None  # a manifest built here (subset index) to push
+    manifest: Manifest | None = None  # that manifest, when already in hand (fetched or built)
+    rebuilt: bool = False  # the manifest is new: a subset index made here
 
 
 class Decider:
@@ -49,11 +52,16 @@ class Decider:
         dst: Reference,
         mapping: Mapping,
     ) -> Decision:
-        digest = await source_digest(source, src)
-        selected = Selected(digest)
-        if self._relay.preserves_digests and wants_selection(mapping.platform, mapping.platforms):
-            selected = await self._select(source, src, digest, mapping)
         existing = await manifests.head_manifest(target, dst)
+        fetched: Manifest | None = None
+        if existing is None:
+            fetched = await manifests.get_manifest(source, src)
+            digest = fetched.digest
+        else:
+            digest = await source_digest(source, src)
+        selected = Selected(digest, fetched)
+        if self._relay.preserves_digests and wants_selection(mapping.platform, mapping.platforms):
+            selected = await self._select(source, src, digest, mapping, fetched)
         tag = decide_tag(selected.digest, existing.digest if existing else None)
         if (
             tag.action is TagAction.COPY
@@ -68,10 +76,17 @@ class Decider:
             )
         ):
             tag = TagDecision(TagAction.SKIP, "same image config")
-        return Decision(tag.action, tag.reason, selected.digest, selected.manifest)
+        return Decision(
+            tag.action, tag.reason, selected.digest, selected.manifest, selected.rebuilt
+        )
 
     async def _select(
-        self, client: RegistryClient, src: Reference, digest: str, mapping: Mapping
+        self,
+        client: RegistryClient,
+        src: Reference,
+        digest: str,
+        mapping: Mapping,
+        fetched: Manifest | None,
     ) -> Selected:
         key = (src.repository, digest, mapping.platform, mapping.platforms)
         found = self._selections.get(key)
@@ -82,6 +97,7 @@ class Decider:
                 digest,
                 platform=mapping.platform,
                 platforms=mapping.platforms,
+                top=fetched,
             )
             self._selections[key] = found
             if len(self._selections) > SELECTION_CACHE_SIZE:

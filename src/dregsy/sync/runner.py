@@ -125,7 +125,7 @@ class TaskRunner:
                     digest = short(decision.digest)
                     log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
                     return
-                if decision.manifest is not None:
+                if decision.rebuilt:
                     log.info(
                         "%s: a new index of platforms %s, digest %s (the source index's "
                         "digest differs: it lists other platforms too)",
@@ -141,6 +141,7 @@ class TaskRunner:
                     digest=decision.digest,
                     platform=pair.mapping.platform,
                     manifest=decision.manifest,
+                    rebuilt=decision.rebuilt,
                     verbose=task.verbose,
                 )
                 outcome = await self._relay.copy(job, run_state)

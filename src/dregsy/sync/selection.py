@@ -27,7 +27,8 @@ class Selected:
     """What goes to the target: a manifest digest, and the manifest itself if it is new."""
 
     digest: str
-    manifest: Manifest | None = None  # a subset index that exists nowhere yet
+    manifest: Manifest | None = None  # that manifest, if in hand (fetched, or built here)
+    rebuilt: bool = False  # a subset index that exists nowhere yet
 
 
 def wants_selection(platform: str | None, platforms: Sequence[str] | None) -> bool:
@@ -41,14 +42,16 @@ async def select(
     *,
     platform: str | None,
     platforms: Sequence[str] | None,
+    top: Manifest | None = None,
 ) -> Selected:
-    """Resolve the source manifest `digest` to what the mapping's platforms select."""
-    top = await manifests.get_manifest(client, repo.digest(digest))
+    """Resolve the source manifest `digest` (`top`, if fetched) to what the platforms select."""
+    if top is None:
+        top = await manifests.get_manifest(client, repo.digest(digest))
     if not top.is_index:
         log.debug("%s@%s is a single image: copied whatever its platform", repo, short(digest))
-        return Selected(digest)
+        return Selected(digest, top)
     if platforms:
         subset = subset_index(top, [parse_platform(p) for p in platforms])
-        return Selected(subset.digest, subset)
+        return Selected(subset.digest, subset, rebuilt=True)
     assert platform is not None
     return Selected(pick_platform(top, parse_platform(platform)).digest)
