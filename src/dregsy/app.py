@@ -35,7 +35,6 @@ from dregsy.watch import watch_file
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARALLEL = 8  # images in flight across all tasks
 STOP_GRACE = 5.0  # seconds running syncs get after SIGTERM before they are cancelled
 
 
@@ -69,7 +68,7 @@ def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
         from dregsy.relays.skopeo import SkopeoRelay
 
         return SkopeoRelay(config.skopeo, registries)
-    return NativeRelay(registries)
+    return NativeRelay(registries, blob_parallel=config.parallel)
 
 
 class App:
@@ -121,7 +120,7 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        runner = TaskRunner(relay, registries, asyncio.Semaphore(DEFAULT_PARALLEL), repo_lists)
+        runner = TaskRunner(relay, registries, asyncio.Semaphore(config.parallel), repo_lists)
         run_stop = asyncio.Event()
 
         async def run_task(task: Task) -> None:

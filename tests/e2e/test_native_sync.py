@@ -10,6 +10,7 @@ from tests.support import skopeo
 from tests.support.accesslog import count
 from tests.support.dregsy_cli import auth_value, run
 from tests.support.registry import RegistryFactory, RegistryServer
+from tests.support.oci import OciLayout
 from tests.support.seed import SeededImages, seed_images
 from tests.support.token_server import TokenServer
 from tests.support.users import ALICE, BOB
@@ -213,3 +214,39 @@ tasks:
     assert count(token_registry.requests(), method="POST", endpoint="uploads", status=201) == 3
     digest = seeded.digest("demo/app:v1")
     assert skopeo.digest_of(f"{token_registry.host}/copies/app:v1", creds=ALICE) == digest
+
+
+def test_a_blob_shared_by_images_is_uploaded_once(
+    source_registry: RegistryServer, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    layout = OciLayout(tmp_path / "layout")
+    images = [layout.add_image(f"t{i}", layer_sizes=(64 * 1024,), seed=7) for i in range(4)]
+    shared = images[0].layer_digests[0]
+    assert all(image.layer_digests == (shared,) for image in images)
+    for image in images:
+        assert image.tag is not None
+        skopeo.push(
+            tmp_path / "layout", image.tag, f"{source_registry.host}/demo/shared:{image.tag}"
+        )
+    config = _write(
+        tmp_path / "config.yaml",
+        f"""
+tasks:
+  - name: shared
+    source: {{registry: {source_registry.host}}}
+    target: {{registry: {target_registry.host}}}
+    mappings: [{{from: demo/shared}}]
+""",
+    )
+    target_registry.clear_requests()
+    result = run(config)
+    assert result.returncode == 0, result.stderr
+    uploads = [
+        e for e in target_registry.requests() if e.method == "PUT" and e.endpoint == "uploads"
+    ]
+    committed = [e.query for e in uploads if shared.split(":")[1] in e.query]
+    assert len(committed) == 1  # four images, one upload of their common layer
+    assert len(uploads) == 5  # that layer and the four configs
+    for image in images:
+        ref = f"{target_registry.host}/demo/shared:{image.tag}"
+        assert skopeo.digest_of(ref) == image.digest

@@ -100,6 +100,7 @@ class LocationModel(_Model):
     auth_refresh: RefreshField | None = Field(None, alias="auth-refresh")
     skip_tls_verify: StrictBool = Field(False, alias="skip-tls-verify")
     lister: LocationLister | None = None
+    max_connections: StrictInt | None = Field(None, alias="max-connections", ge=1, le=256)
 
     @model_validator(mode="after")
     def _refresh_needs_ecr(self) -> LocationModel:
@@ -172,6 +173,7 @@ class TopModel(_Model):
     certs_dir: Text | None = Field(None, alias="certs-dir")
     watch: StrictBool = False
     lister: GlobalLister | None = None
+    parallel: StrictInt | None = Field(None, ge=1, le=256)
 
 
 class ConfigModel(TopModel):

@@ -22,6 +22,8 @@ from dregsy.config.model import (
 )
 from dregsy.config.types import (
     DEFAULT_CERTS_DIR,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PARALLEL,
     DEFAULT_SKOPEO_CERTS_DIR,
     Config,
     Credentials,
@@ -96,6 +98,7 @@ def build(model: ConfigModel, base_dir: Path | None) -> Config:
             ),
         ),
         lister=_lister(model),
+        parallel=model.parallel or DEFAULT_PARALLEL,
     )
 
 
@@ -134,6 +137,7 @@ def _location(location: LocationModel) -> Location:
         auth_refresh=location.auth_refresh,
         skip_tls_verify=location.skip_tls_verify,
         lister=_lister_spec(location.lister),
+        max_connections=location.max_connections or DEFAULT_MAX_CONNECTIONS,
     )
 
 

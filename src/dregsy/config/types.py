@@ -28,6 +28,8 @@ __all__ = [
     "Task",
 ]
 
+DEFAULT_PARALLEL = 8
+DEFAULT_MAX_CONNECTIONS = 8
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
 
@@ -66,6 +68,7 @@ class Location:
     auth_refresh: float | None = None  # seconds, ECR only (`auth-refresh`)
     skip_tls_verify: bool = False
     lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # to this registry (`max-connections`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +142,4 @@ class Config:
     docker: DockerSettings = DockerSettings()
     skopeo: SkopeoSettings = SkopeoSettings()
     lister: ListerSettings = ListerSettings()
+    parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)

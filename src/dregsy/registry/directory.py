@@ -61,7 +61,11 @@ class RegistryDirectory:
         key = (location, actions)
         client = self._clients.get(key)
         if client is None:
-            http = self._pool.client(location.registry, skip_tls_verify=location.skip_tls_verify)
+            http = self._pool.client(
+                location.registry,
+                skip_tls_verify=location.skip_tls_verify,
+                max_connections=location.max_connections,
+            )
             auth = RegistryAuth(self._credentials.for_location(location))
             client = RegistryClient(location.registry, http, auth, actions=actions)
             self._clients[key] = client

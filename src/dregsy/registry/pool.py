@@ -24,7 +24,7 @@ class HttpSettings:
 
     certs_dir: Path
     skopeo_certs_dir: Path | None = None  # `<dir>/<host-without-port>/`, skopeo relay only
-    max_connections: int = 8  # per registry host
+    max_connections: int = 8  # per registry host, unless a location says otherwise
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -57,21 +57,22 @@ class HttpPool:
 
     def __init__(self, settings: HttpSettings) -> None:
         self._settings = settings
-        self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, bool, int], httpx.AsyncClient] = {}
         self._default_tls: ssl.SSLContext | None = None  # loading system CAs costs; share it
 
-    def client(self, registry: Registry, *, skip_tls_verify: bool) -> httpx.AsyncClient:
-        key = (registry.api_host, skip_tls_verify)
+    def client(
+        self, registry: Registry, *, skip_tls_verify: bool, max_connections: int | None = None
+    ) -> httpx.AsyncClient:
+        cap = max_connections or self._settings.max_connections
+        key = (registry.api_host, skip_tls_verify, cap)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = self._build(registry, skip_tls_verify)
+            client = self._clients[key] = self._build(registry, skip_tls_verify, cap)
         return client
 
-    def _build(self, registry: Registry, skip_tls_verify: bool) -> httpx.AsyncClient:
+    def _build(self, registry: Registry, skip_tls_verify: bool, cap: int) -> httpx.AsyncClient:
         s = self._settings
-        limits = httpx.Limits(
-            max_connections=s.max_connections, max_keepalive_connections=s.max_connections
-        )
+        limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
 
         def make(tls: bool) -> httpx.AsyncBaseTransport:
             verify: ssl.SSLContext | bool = (
