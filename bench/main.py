@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from tests.support import skopeo as skopeo_support
 from tests.support.accesslog import count
+from tests.support.dockerd import DockerDaemon
 from tests.support.registry import RegistryFactory, RegistryServer
 
 from bench import workloads
@@ -169,20 +170,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/run")
     parser.add_argument("--workloads", default="W1,W2,W4,W3")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--tools", default="dregsy-native,skopeo-sync,ideal-copy")
-    parser.add_argument("--docker-host", default=None, help="dockerd for the dregsy-docker tool")
+    parser.add_argument("--tools", default=",".join(TOOLS))
     args = parser.parse_args()
     tools = args.tools.split(",")
     with tempfile.TemporaryDirectory(prefix="dregsy-bench-") as tmp:
         work = Path(tmp)
         factory = RegistryFactory(work / "registries")
+        daemon = None
+        if "dregsy-docker" in tools:  # a private dockerd, as the tests start it
+            daemon = DockerDaemon(work / "docker").start()
         try:
             for name in args.workloads.split(","):
-                wl_tools = [t for t in tools if not (name == "W3" and t == "dregsy-docker")]
-                results = run_workload(name, wl_tools, args.runs, factory, work, args.docker_host)
+                # W3's layer is not a tar (no daemon unpacks it); W2 through a daemon would
+                # take an hour, and one skopeo process per tag a quarter of one.
+                slow = {"W2": ("dregsy-docker", "dregsy-skopeo"), "W3": ("dregsy-docker",)}
+                wl_tools = [t for t in tools if t not in slow.get(name, ())]
+                host = daemon.host if daemon else None
+                results = run_workload(name, wl_tools, args.runs, factory, work, host)
                 print(table(name, results), flush=True)
         finally:
             factory.stop_all()
+            if daemon is not None:
+                daemon.stop()
     return 0
 
 
