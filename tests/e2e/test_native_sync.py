@@ -9,8 +9,8 @@ import pytest
 from tests.support import skopeo
 from tests.support.accesslog import count
 from tests.support.dregsy_cli import auth_value, run
-from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.oci import OciLayout
+from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages, seed_images
 from tests.support.token_server import TokenServer
 from tests.support.users import ALICE, BOB

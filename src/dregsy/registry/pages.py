@@ -1,0 +1,53 @@
+"""Paginated lists (`/tags/list`, `/_catalog`): pages followed by their `Link` headers.
+
+Where a registry does not paginate (distribution 2.8's tag lists), the first page is all.
+A `next` link must stay on the registry's host: the request carries its credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+
+from dregsy.errors import RegistryError
+from dregsy.registry.client import RegistryClient
+from dregsy.registry.errors import raise_for_status
+
+MAX_PAGES = 10_000
+_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The `rel="next"` URL of a paginated response, resolved against the request URL."""
+    for value in response.headers.get_list("link"):
+        m = _LINK_RE.search(value)
+        if m:
+            return str(response.request.url.join(m.group(1)))
+    return None
+
+
+async def pages(
+    client: RegistryClient, url: str, *, key: str, scope: str, what: str
+) -> AsyncIterator[list[str]]:
+    """The `key` list of each page, from `url` on, in the registry's order."""
+    base_host = httpx.URL(await client.base_url()).netloc
+    next_url: str | None = url
+    for _ in range(MAX_PAGES):
+        if next_url is None:
+            return
+        async with client.stream("GET", next_url, scopes=(scope,)) as response:
+            await raise_for_status(response)
+            body = await response.aread()
+            link = next_link(response)
+        try:
+            page = json.loads(body).get(key) or []
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            raise RegistryError(f"{what} is not valid JSON") from exc
+        yield [str(item) for item in page]
+        if link is not None and httpx.URL(link).netloc != base_host:
+            raise RegistryError(f"{what}: pagination leads to another host")
+        next_url = link
+    raise RegistryError(f"{what} has more than {MAX_PAGES} pages")
