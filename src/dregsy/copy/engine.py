@@ -70,7 +70,8 @@ class ImageCopier:
     ) -> None:
         """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest).
 
-        `top` is a manifest built here (a platform subset index), pushed instead of fetched.
+        `top` is that manifest when already in hand (fetched by the decision, or a subset
+        index built here): it is pushed as it is instead of being fetched again.
         """
         if top is None:
             top = await manifests.get_manifest(self._source, src.repository.digest(digest))
