@@ -46,8 +46,10 @@ class Signals:
     reload: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def check_relay(config: Config) -> None:
-    """Refuse what the chosen relay cannot do, before anything starts."""
+def check_config(config: Config) -> None:
+    """Refuse, before anything starts, what the chosen relay cannot do and proxy settings
+    that cannot work."""
+    ProxySettings.from_environment(os.environ)
     problems = capability_problems(config)
     if config.relay is RelayKind.DOCKER:
         from dregsy.relays.docker import config_problems
@@ -59,7 +61,7 @@ def check_relay(config: Config) -> None:
 
 def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
     """The relay the config chose; each is imported only when used (lean start-up)."""
-    check_relay(config)
+    check_config(config)
     if config.relay is RelayKind.DOCKER:
         from dregsy.relays.docker import DockerRelay
 
@@ -195,7 +197,7 @@ class App:
     def _try_load(load: Callable[[], Config]) -> Config | None:
         try:
             config = load()
-            check_relay(config)
+            check_config(config)
         except ConfigError as exc:
             log.error("reload: the new configuration is invalid, keeping the current one")
             for problem in exc.problems:

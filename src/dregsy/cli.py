@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dregsy import __version__
-from dregsy.app import App, Signals, check_relay, select_tasks
+from dregsy.app import App, Signals, check_config, select_tasks
 from dregsy.config.load import load_config
 from dregsy.config.types import Config
 from dregsy.errors import ConfigError, RelayUnavailableError
 from dregsy.logsetup import configure
+from dregsy.threads import DaemonThreadExecutor
 
 log = logging.getLogger("dregsy")
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: Path, run_filter: str | None) -> Config:
     config = select_tasks(load_config(path), run_filter)
-    check_relay(config)
+    check_config(config)
     return config
 
 
@@ -90,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _serve(config: Config, path: Path, run_filter: str | None) -> int:
     signals = Signals()
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(DaemonThreadExecutor())  # AWS/Google calls must not delay exit
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_stop, signals, sig)
     loop.add_signal_handler(signal.SIGHUP, _on_reload, signals)

@@ -12,8 +12,8 @@ from tests.support.dregsy_cli import auth_value, run
 from tests.support.oci import OciLayout
 from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages, seed_images
-from tests.support.token_server import TokenServer
-from tests.support.users import ALICE, BOB
+from tests.support.token_server import Scope, TokenServer, default_policy
+from tests.support.users import ALICE, BOB, TEST_USERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
 
@@ -250,3 +250,39 @@ tasks:
     for image in images:
         ref = f"{target_registry.host}/demo/shared:{image.tag}"
         assert skopeo.digest_of(ref) == image.digest
+
+
+def test_same_registry_without_mount_rights_streams_without_deadlock(
+    registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    def bob_cannot_read_demo(user: str | None, scope: Scope) -> frozenset[str]:
+        granted = default_policy(user, scope)
+        if user == "bob" and scope.name.startswith("demo/"):
+            return frozenset()
+        return granted
+
+    with TokenServer(tmp_path / "token", users=TEST_USERS, policy=bob_cannot_read_demo) as tokens:
+        registry = registry_factory("one", auth=tokens.registry_auth())
+        seeded = seed_images(registry, tmp_path / "layout", creds=ALICE)
+        config = _write(
+            tmp_path / "config.yaml",
+            f"""
+parallel: 4
+tasks:
+  - name: no-mount
+    source: {{registry: {registry.host}, auth: {auth_value(*ALICE)}, max-connections: 1}}
+    target: {{registry: {registry.host}, auth: {auth_value(*BOB)}, max-connections: 1}}
+    mappings:
+      - from: demo/app
+        to: copies/app
+""",
+        )
+        registry.clear_requests()
+        result = run(config, timeout=60)
+        assert result.returncode == 0, result.stderr
+        log = registry.requests()
+        assert count(log, method="GET", endpoint="blobs") > 0  # streamed, not mounted
+        assert count(log, method="POST", endpoint="uploads", status=201) == 0
+        for tag in ("v1", "v2"):
+            ref = f"{registry.host}/copies/app:{tag}"
+            assert skopeo.digest_of(ref, creds=BOB) == seeded.digest(f"demo/app:{tag}")

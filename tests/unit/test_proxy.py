@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from dregsy.errors import ConfigError
 from dregsy.registry.proxy import ProxyRouter, ProxySettings, bypasses
 
 
@@ -51,3 +52,16 @@ async def test_router_picks_a_transport_per_proxy() -> None:
         assert (await http.get("https://eu.gcr.io/v2/")).text == "http://p:3128"
     assert made == ["http://p:3128", None]
     assert not isinstance(ProxySettings().transport(make), ProxyRouter)
+
+
+def test_proxy_without_scheme_is_http_and_loopback_is_direct() -> None:
+    settings = ProxySettings.from_environment({"HTTPS_PROXY": "proxy.corp:3128"})
+    assert settings.proxy_for(httpx.URL("https://quay.io/v2/")) == "http://proxy.corp:3128"
+    assert settings.proxy_for(httpx.URL("https://127.0.0.1:5000/v2/")) is None
+    assert settings.proxy_for(httpx.URL("https://localhost:5000/v2/")) is None
+
+
+def test_unusable_proxy_is_a_config_error_without_its_password() -> None:
+    with pytest.raises(ConfigError, match="HTTPS_PROXY") as caught:
+        ProxySettings.from_environment({"https_proxy": "socks5://user:s3cret@proxy:1080"})
+    assert "s3cret" not in str(caught.value)

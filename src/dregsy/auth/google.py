@@ -31,7 +31,9 @@ GOOGLE_USER = "oauth2accesstoken"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 EXPIRY_MARGIN = 5 * 60.0
 DEFAULT_LIFETIME = 3600.0  # when google-auth states no expiry
-TokenFetch = Callable[[], tuple[str, float]]  # blocking: access token, expiry (epoch s)
+# Blocking: an access token and its expiry (epoch s), or None when there are no credentials.
+TokenFetch = Callable[[], tuple[str, float] | None]
+ANONYMOUS_HOLD = 3600.0  # seconds before looking for credentials again after finding none
 
 
 def is_google_registry(registry: Registry) -> bool:
@@ -47,7 +49,7 @@ class ApplicationDefaultTokens:
         self._lock = threading.Lock()
         self._credentials: google.auth.credentials.Credentials | None = None
 
-    def __call__(self) -> tuple[str, float]:
+    def __call__(self) -> tuple[str, float] | None:
         import google.auth
         import google.auth.exceptions
         from google.auth.transport.requests import Request
@@ -58,10 +60,7 @@ class ApplicationDefaultTokens:
                     self._credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
                 self._credentials.refresh(Request())  # type: ignore[no-untyped-call]
             except google.auth.exceptions.DefaultCredentialsError:
-                raise CredentialError(
-                    "no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a "
-                    "service-account key file, or run on Google Cloud with a service account"
-                ) from None
+                return None  # public images (distroless, ...) are pulled anonymously
             except google.auth.exceptions.GoogleAuthError as exc:
                 raise CredentialError(f"cannot get a Google access token: {exc}") from None
             token = self._credentials.token
@@ -96,6 +95,13 @@ class GoogleSource(CredentialSource):
         self._renewing.invalidate()
 
     async def _fetch(self) -> tuple[Credentials | None, float]:
-        token, expires_at = await asyncio.to_thread(self._fetch_token)
+        found = await asyncio.to_thread(self._fetch_token)
+        if found is None:
+            log.info(
+                "no Google credentials (GOOGLE_APPLICATION_CREDENTIALS, metadata server): "
+                "Google registries are accessed anonymously"
+            )
+            return None, self._clock() + ANONYMOUS_HOLD
+        token, expires_at = found
         log.info("got a Google access token (valid for %.0f s)", expires_at - self._clock())
         return Credentials(GOOGLE_USER, token), expires_at - EXPIRY_MARGIN

@@ -82,7 +82,9 @@ class CredentialSources:
         registry = location.registry
         if location.anonymous:
             return StaticSource(None)
-        if location.auth_refresh is not None or (location.credentials is None and registry.is_ecr):
+        # Plain `public.ecr.aws` (no `<account>@` alias) is public: anonymous, as in dregsy.
+        aws_registry = registry.ecr_region is not None or registry.ecr_public_alias is not None
+        if location.auth_refresh is not None or (location.credentials is None and aws_registry):
             from dregsy.auth.ecr import EcrSource
 
             return EcrSource(registry, self.aws, refresh=location.auth_refresh, clock=self._clock)

@@ -65,6 +65,7 @@ class RegistryDirectory:
                 location.registry,
                 skip_tls_verify=location.skip_tls_verify,
                 max_connections=location.max_connections,
+                role=",".join(actions),
             )
             auth = RegistryAuth(self._credentials.for_location(location))
             client = RegistryClient(location.registry, http, auth, actions=actions)

@@ -57,14 +57,22 @@ class HttpPool:
 
     def __init__(self, settings: HttpSettings) -> None:
         self._settings = settings
-        self._clients: dict[tuple[str, bool, int], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, bool, int, str], httpx.AsyncClient] = {}
         self._default_tls: ssl.SSLContext | None = None  # loading system CAs costs; share it
 
     def client(
-        self, registry: Registry, *, skip_tls_verify: bool, max_connections: int | None = None
+        self,
+        registry: Registry,
+        *,
+        skip_tls_verify: bool,
+        max_connections: int | None = None,
+        role: str = "",
     ) -> httpx.AsyncClient:
+        """The client for a registry. Each `role` (e.g. pulling, pushing) gets its own
+        connections: a blob streams from a GET into a PUT, so when source and target are
+        one registry, shared connections could all be held by GETs waiting for PUTs."""
         cap = max_connections or self._settings.max_connections
-        key = (registry.api_host, skip_tls_verify, cap)
+        key = (registry.api_host, skip_tls_verify, cap, role)
         client = self._clients.get(key)
         if client is None:
             client = self._clients[key] = self._build(registry, skip_tls_verify, cap)

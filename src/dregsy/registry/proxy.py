@@ -4,22 +4,50 @@ httpx reads these variables only for transports it builds itself; dregsy builds 
 stack (retries, TLS per registry), so it routes requests here: a request goes through the
 proxy named for its URL's scheme (`ALL_PROXY` for both), unless `NO_PROXY` lists its host
 (host names with their subdomains, `host:port`, or `*`). HTTPS goes through an HTTP proxy
-as a CONNECT tunnel, so TLS is still checked against the registry.
+as a CONNECT tunnel, so TLS is still checked against the registry. As in Go and curl, a
+proxy written without a scheme is `http://`, and loopback hosts are never proxied.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
 
+from dregsy.errors import ConfigError
+
 TransportFactory = Callable[[str | None], httpx.AsyncBaseTransport]  # proxy URL or None
 
 
 def _variable(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name.lower()) or env.get(name.upper())
-    return value.strip() if value and value.strip() else None
+    value = (env.get(name.lower()) or env.get(name.upper()) or "").strip()
+    return value or None
+
+
+def _proxy_url(value: str | None, name: str) -> str | None:
+    """A proxy URL with its scheme (`http://` when none is written), checked once."""
+    if value is None:
+        return None
+    url = value if "://" in value else f"http://{value}"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        where = parsed.copy_with(username=None, password=None) if parsed else "its value"
+        raise ConfigError(f"{name.upper()}: not a usable http(s) proxy URL ({where})")
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def bypasses(no_proxy: str, host: str, port: int | None) -> bool:
@@ -47,17 +75,17 @@ class ProxySettings:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> ProxySettings:
-        every = _variable(env, "all_proxy")
+        every = _proxy_url(_variable(env, "all_proxy"), "all_proxy")
         return cls(
-            http=_variable(env, "http_proxy") or every,
-            https=_variable(env, "https_proxy") or every,
+            http=_proxy_url(_variable(env, "http_proxy"), "http_proxy") or every,
+            https=_proxy_url(_variable(env, "https_proxy"), "https_proxy") or every,
             no_proxy=_variable(env, "no_proxy"),
         )
 
     def proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy URL for a request to `url`, or None to connect directly."""
         proxy = self.https if url.scheme == "https" else self.http
-        if proxy is None:
+        if proxy is None or _is_loopback(url.host):
             return None
         if self.no_proxy and bypasses(self.no_proxy, url.host, url.port):
             return None

@@ -48,3 +48,17 @@ async def test_errors_pass_through() -> None:
 
     with pytest.raises(CredentialError, match="GOOGLE_APPLICATION_CREDENTIALS"):
         await GoogleSource(fetch).get()
+
+
+async def test_no_default_credentials_means_anonymous() -> None:
+    now = [1000.0]
+    calls = []
+
+    def fetch() -> tuple[str, float] | None:
+        calls.append(now[0])
+        return None
+
+    source = GoogleSource(fetch, clock=lambda: now[0])
+    assert await source.get() is None
+    assert await source.get() is None
+    assert len(calls) == 1  # not asked again on every request

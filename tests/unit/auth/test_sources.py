@@ -175,6 +175,7 @@ ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
         (_location(ECR, credentials=A), StaticSource),
         (_location(ECR), EcrSource),
         (_location("12345@public.ecr.aws"), EcrSource),
+        (_location("public.ecr.aws"), DockerConfigSource),  # public: no AWS needed
         (_location("gcr.io"), GoogleSource),
         (_location("eu.gcr.io"), GoogleSource),
         (_location("europe-west1-docker.pkg.dev"), GoogleSource),
