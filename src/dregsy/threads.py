@@ -22,9 +22,7 @@ class DaemonThreadExecutor(ThreadPoolExecutor):
     """One daemon thread per call; `shutdown` returns at once. (A ThreadPoolExecutor only
     because asyncio's `set_default_executor` insists; none of its pool is used.)"""
 
-    def submit(
-        self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Future[_T]:
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         future: Future[_T] = Future()
 
         def run() -> None:

@@ -12,7 +12,8 @@ import pytest
 from dregsy.auth.flow import RegistryAuth
 from dregsy.copy.engine import ImageCopier
 from dregsy.copy.transfers import Transfers
-from dregsy.errors import DigestMismatchError, NotFoundError, RegistryUnreachableError
+from dregsy.credentials import Credentials
+from dregsy.errors import AuthError, DigestMismatchError, NotFoundError, RegistryUnreachableError
 from dregsy.reference import Repository, parse_registry
 from dregsy.registry.client import PULL, RegistryClient
 from dregsy.registry.tags import list_tags
@@ -217,3 +218,17 @@ async def test_unread_small_bodies_are_drained_to_keep_connections(
     async with client.stream(method, "/v2/demo/app/manifests/v1", scopes=()):
         pass
     assert body.read is drained
+
+
+async def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry() -> None:
+    challenge = 'Bearer realm="http://auth.test/token",service="x"'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.host != "auth.test", "credentials sent to a plain-HTTP realm"
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    auth = RegistryAuth(Credentials("alice", "secret1"))
+    client = RegistryClient(parse_registry("https://r.test"), http, auth)
+    with pytest.raises(AuthError, match="not sent over plain HTTP"):
+        await list_tags(client, _repo(client, "demo/app"))

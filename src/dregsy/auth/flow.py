@@ -87,7 +87,7 @@ class RegistryAuth(httpx.Auth):
                 async with self._locks.setdefault(key, asyncio.Lock()):
                     token = self._tokens.find(scopes, self._clock())
                     if token is None:
-                        response = yield self._token_request(self._challenge, scopes)
+                        response = yield self._token_request(self._challenge, scopes, request)
                         token = await self._read_token(response, scopes)
             request.headers["Authorization"] = token.header
         elif self._challenge is not None and self._credentials is not None:
@@ -113,7 +113,7 @@ class RegistryAuth(httpx.Auth):
                 self._tokens.discard(token)
             await self._current()
             wanted = tuple(dict.fromkeys(scopes + challenge.scopes))
-            token_response = yield self._token_request(challenge, wanted)
+            token_response = yield self._token_request(challenge, wanted, request)
             token = await self._read_token(token_response, wanted)
             request.headers["Authorization"] = token.header
         else:
@@ -121,10 +121,21 @@ class RegistryAuth(httpx.Auth):
         await response.aread()
         yield request
 
-    def _token_request(self, challenge: Challenge, scopes: tuple[str, ...]) -> httpx.Request:
+    def _token_request(
+        self, challenge: Challenge, scopes: tuple[str, ...], request: httpx.Request
+    ) -> httpx.Request:
         realm = challenge.realm
         if not realm or urlsplit(realm).scheme not in ("http", "https"):
             raise AuthError(f"registry sent a bearer challenge without a usable realm: {realm!r}")
+        if (
+            self._credentials is not None
+            and request.url.scheme == "https"
+            and urlsplit(realm).scheme == "http"
+        ):
+            raise AuthError(
+                f"{request.url.host} (HTTPS) names a plain-HTTP token service "
+                f"({urlsplit(realm).netloc}): credentials are not sent over plain HTTP"
+            )
         params: list[tuple[str, str | int | float | bool | None]] = []
         if challenge.service:
             params.append(("service", challenge.service))

@@ -62,11 +62,13 @@ class CredentialHelper:
             async with asyncio.timeout(HELPER_TIMEOUT):
                 stdout, stderr = await process.communicate(server_url.encode())
         except TimeoutError:
-            process.kill()
-            await process.wait()
             raise CredentialError(
                 f"credential helper {self.program} gave no answer within {HELPER_TIMEOUT:.0f} s"
             ) from None
+        finally:
+            if process.returncode is None:  # timed out, or dregsy is stopping
+                process.kill()
+                await process.wait()
         if process.returncode != 0:
             said = _first_line(stdout) or _first_line(stderr)
             if NOT_FOUND in said.lower():

@@ -16,6 +16,7 @@ Engine API details (and why not the `docker` SDK) are in `dregsy.relays.dockerap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -44,6 +45,8 @@ from dregsy.relays.dockerapi import (
 DOCKER_HUB_AUTH_SERVER = "https://index.docker.io/v1/"  # what the Docker CLI sends for Hub
 
 log = logging.getLogger(__name__)
+
+CLEANUP_TIMEOUT = 3.0  # seconds a copy's clean-up may take once the copy is over
 
 
 def config_problems(config: Config, environ: Mapping[str, str]) -> list[ConfigProblem]:
@@ -241,8 +244,12 @@ class DockerRelay(Relay):
         )
         source_auth = registry_auth(credentials[0], auth_server(job.source.repository.registry))
         target_auth = registry_auth(credentials[1], auth_server(job.target.repository.registry))
+        # The daemon has one local name per reference: hold both this copy's names (in a
+        # fixed order), so another task's pull, tag or clean-up of either cannot interleave.
         try:
-            async with self._locks.hold(daemon_ref(job.source)):
+            async with contextlib.AsyncExitStack() as held:
+                for name in sorted({daemon_ref(job.source), daemon_ref(job.target)}):
+                    await held.enter_async_context(self._locks.hold(name))
                 return await self._copy(client, job, source_auth, target_auth)
         except DaemonError as exc:
             message = scrub(str(exc), credentials, source_auth, target_auth)
@@ -281,10 +288,17 @@ class DockerRelay(Relay):
             step, subject = "push", target
             await client.push(target_repo, target_tag, auth=target_auth, on_message=push_log)
         except DaemonError as exc:
-            await self._remove(client, made)
             raise DaemonError(f"{step} {subject}: {exc}", exc.status) from None
-        await self._remove(client, made)
+        finally:
+            # After a push, a daemon error, a lost connection or a cancellation alike.
+            await self._clean_up(client, made)
         return CopyOutcome(bytes=sum(pull_log.downloaded.values()), blobs=len(push_log.pushed))
+
+    async def _clean_up(self, client: EngineClient, names: list[str]) -> None:
+        """`_remove`, shielded from a cancelled copy and bounded in time (SIGTERM)."""
+        removal = asyncio.ensure_future(self._remove(client, names))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(removal), CLEANUP_TIMEOUT)
 
     async def _remove(self, client: EngineClient, names: list[str]) -> None:
         """Remove what this copy pulled and tagged (target tag first), unless kept."""
