@@ -125,14 +125,15 @@ class App:
         runner = TaskRunner(relay, registries, asyncio.Semaphore(config.parallel), repo_lists)
         run_stop = asyncio.Event()
 
+        def record_failure() -> None:
+            self.failed = True
+
         async def run_task(task: Task) -> None:
             token = current_task.set(task.name)
             try:
-                stats = await runner.run(task)
+                await runner.run(task, on_failure=record_failure)
             finally:
                 current_task.reset(token)
-            if not stats.ok:
-                self.failed = True
 
         watcher = None
         if config.watch and self._config_path is not None:
@@ -179,7 +180,11 @@ class App:
                 if new_config is not None:
                     log.info("configuration changed: waiting for running syncs to finish")
                     run_stop.set()
-                    await schedule
+                    await asyncio.wait({schedule, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                    if signals.stop.is_set():
+                        await self._drain(schedule, run_stop)
+                        return None
+                    schedule.result()
                     return new_config
         finally:
             stop_wait.cancel()

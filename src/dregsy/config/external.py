@@ -2,7 +2,8 @@
 
 Before validation, every string value is expanded: `${NAME}` is the variable's value,
 `${NAME:-default}` the default when it is unset or empty, `$$` a literal `$`; any other `$`
-stays as written (so `regex: ^v1$` keeps working). A plain (unquoted) value that expands
+stays as written (so `regex: ^v1$` keeps working), and so does `${1}` (a regex group in a
+`to: regex:` replacement; a named group is written `$${name}`). A plain (unquoted) value that expands
 to a number or true/false becomes one, as if it had been written so (`interval: ${N}`).
 An unset variable without a default is a config problem naming it.
 
@@ -74,6 +75,11 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
             problems.append("has '${' without a closing '}' (write '$$' for a literal '$')")
             return text, problems
         name, has_default, default = text[j + 2 : end].partition(":-")
+        if name.isdigit() and not has_default:
+            # `${1}`: a group of a `to: regex:` replacement (Go syntax), not a variable.
+            out.append(text[j : end + 1])
+            i = end + 1
+            continue
         i = end + 1
         if not _NAME_RE.fullmatch(name):
             problems.append("has an invalid reference: write ${NAME} or ${NAME:-default}")

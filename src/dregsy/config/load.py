@@ -61,6 +61,7 @@ def parse_config(
     external += read_auth_files(data, base_dir)
     for loc in _VERSION_KEYS:
         _number_as_text(data, loc, doc.texts)
+    _tags_as_text(data, doc.texts)
 
     issues = [*doc.issues, *external]
     model = _validate(ConfigModel, data, issues)
@@ -100,15 +101,36 @@ def _cross_check_parts(data: dict[str, object]) -> list[Issue]:
     return cross_check(top, names)
 
 
+def _tags_as_text(data: dict[str, object], texts: dict[Loc, str]) -> None:
+    """Tags written as plain numbers (`tags: [3.19, 3.20]`) are the text written, as dregsy's
+    YAML reads them: not 3.19 and 3.2."""
+    tasks = data.get("tasks")
+    for i, task in enumerate(tasks if isinstance(tasks, list) else []):
+        mappings = task.get("mappings") if isinstance(task, dict) else None
+        for j, mapping in enumerate(mappings if isinstance(mappings, list) else []):
+            tags = mapping.get("tags") if isinstance(mapping, dict) else None
+            for k in range(len(tags) if isinstance(tags, list) else 0):
+                _number_as_text(data, ("tasks", i, "mappings", j, "tags", k), texts)
+
+
 def _number_as_text(data: dict[str, object], loc: Loc, texts: dict[Loc, str]) -> None:
     parent: object = data
     for key in loc[:-1]:
-        parent = parent.get(key) if isinstance(parent, dict) else None
-    if not isinstance(parent, dict):
+        if isinstance(parent, dict):
+            parent = parent.get(key)
+        elif isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+            parent = parent[key]
+        else:
+            return
+    last = loc[-1]
+    if isinstance(parent, dict):
+        value = parent.get(last)
+    elif isinstance(parent, list) and isinstance(last, int):
+        value = parent[last]
+    else:
         return
-    value = parent.get(loc[-1])
     if isinstance(value, int | float) and not isinstance(value, bool) and loc in texts:
-        parent[loc[-1]] = texts[loc]
+        parent[last] = texts[loc]  # type: ignore[index]
 
 
 def _problems(issues: list[Issue], lines: dict[Loc, int]) -> list[ConfigProblem]:

@@ -14,13 +14,21 @@ from dregsy.selection.filters import TagRef
 
 def capability_problems(config: Config) -> list[ConfigProblem]:
     """Mapping settings the chosen relay cannot honour, each with its key path."""
-    if config.relay is RelayKind.NATIVE:
-        return []
     why = f"does not work with the {config.relay} relay (selected by {config.relay_reason})"
     problems = []
     for i, task in enumerate(config.tasks):
         for j, mapping in enumerate(task.mappings):
             where = f"tasks[{i}].mappings[{j}]"
+            selects = mapping.platforms or mapping.platform not in (None, "all")
+            for k, entry in enumerate(mapping.tags.entries if mapping.tags else ()):
+                if selects and isinstance(entry, TagRef) and entry.tag is None and entry.digest:
+                    message = (
+                        "a digest without a tag cannot take a platform selection: the target "
+                        "would hold another digest; write it as <tag>@sha256:..."
+                    )
+                    problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
+            if config.relay is RelayKind.NATIVE:
+                continue
             if config.relay is RelayKind.DOCKER and mapping.platform == "all":
                 message = f"'all' {why}: the daemon keeps one platform; name one or leave it out"
                 problems.append(ConfigProblem(f"{where}.platform", message))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dregsy.config.types import Mapping, Task
@@ -49,10 +50,10 @@ class TaskRunner:
         self._repo_lists = repo_lists  # for regex mappings
         self._decider = Decider(relay)
 
-    async def run(self, task: Task) -> RunStats:
+    async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
         started = time.monotonic()
-        stats = RunStats()
+        stats = RunStats(on_failure=on_failure)
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
@@ -61,14 +62,14 @@ class TaskRunner:
             try:
                 pairs.extend(await self._expand(source, task, mapping, stats))
             except DregsyError as exc:
-                stats.failed += 1
+                stats.fail()
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
         # ECR: create missing target repositories, once per run; a repository that cannot be
         # prepared fails its images (the reason is logged once).
         unready = await self._registries.prepare_targets(
             task.target, {pair.target.repository.path for pair in pairs}
         )
-        stats.failed += sum(pair.target.repository.path in unready for pair in pairs)
+        stats.fail(sum(pair.target.repository.path in unready for pair in pairs))
         pairs = [pair for pair in pairs if pair.target.repository.path not in unready]
         await asyncio.gather(
             *(self._sync_image(task, pair, source, target, run_state, stats) for pair in pairs)
@@ -101,7 +102,7 @@ class TaskRunner:
             else:
                 pairs.extend(result)
         for failure in failures:
-            stats.failed += 1
+            stats.fail()
             log.error("mapping %s -> %s: %s", mapping.source, mapping.target, failure)
         return pairs
 
@@ -148,11 +149,11 @@ class TaskRunner:
             except asyncio.CancelledError:
                 raise
             except DregsyError as exc:
-                stats.failed += 1
+                stats.fail()
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
                 return
             except Exception as exc:  # the boundary: a bug fails one image, not the run
-                stats.failed += 1
+                stats.fail()
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
                 return
             stats.copied += 1

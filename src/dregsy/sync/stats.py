@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
 class RunStats:
-    """Images copied, skipped and failed, and bytes moved, in one task run."""
+    """Images copied, skipped and failed, and bytes moved, in one task run.
+
+    `on_failure` hears of each failure as it happens, so a run cancelled half way (SIGTERM)
+    still counts the failures it had.
+    """
 
     copied: int = 0
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
     duration: float = 0.0
+    on_failure: Callable[[], None] | None = field(default=None, repr=False)
+
+    def fail(self, count: int = 1) -> None:
+        self.failed += count
+        if count and self.on_failure is not None:
+            self.on_failure()
 
     @property
     def ok(self) -> bool:

@@ -143,3 +143,11 @@ def test_unset_variable_in_a_required_key_is_one_problem() -> None:
         "    target: {registry: d.io}\n    mappings: [{from: app}]\n"
     )
     check(problem, "tasks[0].name", 2, "N, which is not set")
+
+
+def test_numbered_regex_groups_are_not_variables() -> None:
+    assert substitute("regex:^/team/(.*),mirror/${1}-x", {}) == (
+        "regex:^/team/(.*),mirror/${1}-x",
+        [],
+    )
+    assert substitute("$${name}", {}) == ("${name}", [])

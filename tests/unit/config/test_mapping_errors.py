@@ -32,11 +32,11 @@ CASES = [
     ("to-bad", task(mappings="[{from: a, to: 'a b'}]"), "tasks[0].mappings[0].to", 5, "invalid"),
     ("tags-string", task(mappings="[{from: a, tags: v1}]"), "tasks[0].mappings[0].tags", 5, "list"),
     (
-        "tag-number",
-        task(mappings="[{from: a, tags: [1.0]}]"),
+        "tag-bool",
+        task(mappings="[{from: a, tags: [true]}]"),
         "tasks[0].mappings[0].tags[0]",
         5,
-        "quotes",
+        "must be a string",
     ),
     (
         "tag-bad",

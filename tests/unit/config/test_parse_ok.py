@@ -291,3 +291,18 @@ def test_platform_selection() -> None:
     assert (one.platform, one.platforms) == ("linux/arm64/v8", None)
     assert (some.platform, some.platforms) == (None, ("linux/amd64", "linux/arm64"))
     assert (whole.platform, whole.platforms) == (None, None)
+
+
+def test_numeric_tags_keep_their_text() -> None:
+    config = parse(
+        """
+        tasks:
+          - name: t
+            source: {registry: s.io}
+            target: {registry: t.io}
+            mappings: [{from: alpine, tags: [3.19, 3.20, 3]}]
+        """
+    )
+    tags = config.tasks[0].mappings[0].tags
+    assert tags is not None
+    assert [e.text for e in tags.verbatim] == ["3.19", "3.20", "3"]
