@@ -232,3 +232,42 @@ async def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry()
     client = RegistryClient(parse_registry("https://r.test"), http, auth)
     with pytest.raises(AuthError, match="not sent over plain HTTP"):
         await list_tags(client, _repo(client, "demo/app"))
+
+
+async def test_a_passing_5xx_on_the_upload_starts_the_blob_over(
+    world: tuple[FakeRegistry, FakeRegistry, FakeNetwork],
+) -> None:
+    source, target, network = world
+    digest = source.image("demo/app", "v1", [b"layer once refused"])
+    refused = {"n": 0}
+
+    def refuse_first_commit(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PUT" and "/blobs/uploads/" in request.url.path and not refused["n"]:
+            refused["n"] += 1
+            return httpx.Response(503)
+        return None
+
+    target.token = None
+    target.faults.append(refuse_first_commit)
+    src, dst = fake_client(network, "src.test"), fake_client(network, "dst.test")
+    await _copy(src, dst, "v1", digest)
+    assert refused["n"] == 1
+    assert target.tags["mirror/app"]["v1"] == digest
+
+
+async def test_a_refused_mount_falls_back_to_an_upload() -> None:
+    registry = FakeRegistry(host="one.test")
+    network = FakeNetwork(registry)
+    digest = registry.image("demo/app", "v1", [b"layer"])
+
+    def no_mounts(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and "mount" in request.url.params:
+            return httpx.Response(400, json={"errors": [{"code": "UNSUPPORTED"}]})
+        return None
+
+    registry.faults.append(no_mounts)
+    src = fake_client(network, "one.test", actions=PULL)
+    dst = fake_client(network, "one.test")
+    copier = await _copy(src, dst, "v1", digest)
+    assert copier.stats.blobs_streamed == 2
+    assert registry.tags["mirror/app"]["v1"] == digest

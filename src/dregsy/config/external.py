@@ -3,8 +3,8 @@
 Before validation, every string value is expanded: `${NAME}` is the variable's value,
 `${NAME:-default}` the default when it is unset or empty, `$$` a literal `$`; any other `$`
 stays as written (so `regex: ^v1$` keeps working), and so does `${1}` (a regex group in a
-`to: regex:` replacement; a named group is written `$${name}`). A plain (unquoted) value that expands
-to a number or true/false becomes one, as if it had been written so (`interval: ${N}`).
+`to: regex:` replacement; a named group is written `$${name}`). A plain (unquoted) value
+that expands to a number or true/false becomes one, as if written so (`interval: ${N}`).
 An unset variable without a default is a config problem naming it.
 
 `auth-file: PATH` on a source or target reads `auth` from a file (relative paths are

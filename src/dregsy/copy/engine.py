@@ -19,7 +19,7 @@ import httpx
 from dregsy.copy.plan import BlobAction, blob_action, short
 from dregsy.copy.transfers import Transfers
 from dregsy.digest import Verifier
-from dregsy.errors import DeniedError, RegistryUnreachableError, UnauthorizedError
+from dregsy.errors import RegistryHTTPError, RegistryUnreachableError
 from dregsy.manifest import Descriptor, Manifest
 from dregsy.reference import Reference, Repository
 from dregsy.registry import blobs, manifests
@@ -119,8 +119,9 @@ class ImageCopier:
         if action is BlobAction.MOUNT:
             try:
                 start = await blobs.start_upload(self._target, dst, mount=(desc.digest, src))
-            except (UnauthorizedError, DeniedError) as exc:
-                # Some registries refuse mounts they could do (Harbor); upload instead.
+            except RegistryHTTPError as exc:
+                # Some registries refuse mounts they could do (Harbor 401, Docker Hub 400):
+                # upload instead, as crane does.
                 log.debug("blob %s: mount refused (%s), uploading", short(desc.digest), exc)
             else:
                 if start.mounted:
@@ -135,8 +136,11 @@ class ImageCopier:
             try:
                 await self._stream_blob(desc, src, dst, location)
                 break
-            except RegistryUnreachableError as exc:
-                if attempt == BLOB_ATTEMPTS:
+            except (RegistryUnreachableError, RegistryHTTPError) as exc:
+                # A streamed upload is not replayed by the transport: a broken connection or
+                # a passing 5xx/429 starts over with a new upload and a new download.
+                temporary = not isinstance(exc, RegistryHTTPError) or exc.temporary
+                if attempt == BLOB_ATTEMPTS or not temporary:
                     raise
                 log.warning("blob %s: transfer interrupted (%s), retrying", short(desc.digest), exc)
                 location = None

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from dregsy.errors import RegistryError
+from dregsy.errors import RegistryError, SizeLimitExceededError
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.errors import raise_for_status
 
 MAX_PAGES = 10_000
+MAX_PAGE_BYTES = 8 * 1024 * 1024
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -33,21 +34,28 @@ async def pages(
     client: RegistryClient, url: str, *, key: str, scope: str, what: str
 ) -> AsyncIterator[list[str]]:
     """The `key` list of each page, from `url` on, in the registry's order."""
-    base_host = httpx.URL(await client.base_url()).netloc
+    base = httpx.URL(await client.base_url())
     next_url: str | None = url
     for _ in range(MAX_PAGES):
         if next_url is None:
             return
         async with client.stream("GET", next_url, scopes=(scope,)) as response:
             await raise_for_status(response)
-            body = await response.aread()
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_PAGE_BYTES:
+                    raise SizeLimitExceededError(f"{what}: a page is larger than 8 MiB")
             link = next_link(response)
         try:
             page = json.loads(body).get(key) or []
         except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
             raise RegistryError(f"{what} is not valid JSON") from exc
         yield [str(item) for item in page]
-        if link is not None and httpx.URL(link).netloc != base_host:
-            raise RegistryError(f"{what}: pagination leads to another host")
+        if link is not None and (httpx.URL(link).netloc, httpx.URL(link).scheme) != (
+            base.netloc,
+            base.scheme,
+        ):
+            raise RegistryError(f"{what}: pagination leads to another host or scheme")
         next_url = link
     raise RegistryError(f"{what} has more than {MAX_PAGES} pages")

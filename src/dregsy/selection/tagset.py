@@ -71,6 +71,8 @@ class TagSelection:
                 if all(k.keeps(tag) for k in keeps):
                     chosen.setdefault(tag, TagRef.listed(tag))
         for ref in self.verbatim:
+            if ref.tag is not None and ref.digest is not None:
+                chosen.pop(ref.tag, None)  # `stable@sha256:...` pins the target tag `stable`
             chosen.setdefault(ref.text, ref)
         latest = self.latest
         names = latest.reduce(list(chosen)) if latest is not None else sorted(chosen)

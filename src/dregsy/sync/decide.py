@@ -62,7 +62,11 @@ class Decider:
         selected = Selected(digest, fetched)
         if self._relay.preserves_digests and wants_selection(mapping.platform, mapping.platforms):
             selected = await self._select(source, src, digest, mapping, fetched)
-        tag = decide_tag(selected.digest, existing.digest if existing else None)
+        target_digest = existing.digest if existing else None
+        if existing is not None and target_digest is None:
+            # The registry's HEAD did not say (no Docker-Content-Digest): hash its manifest.
+            target_digest = (await manifests.get_manifest(target, dst)).digest
+        tag = decide_tag(selected.digest, target_digest)
         if (
             tag.action is TagAction.COPY
             and existing is not None

@@ -1,7 +1,8 @@
 """One run of one task: list tags, check each image, hand the changed ones to the relay.
 
-This is the one place where a failure is recorded and the run goes on: an image that fails
-is logged with its reference and cause, and the other images still run.
+This is the one place where a failure is recorded and the run goes on: an image (or a
+mapping's expansion) that fails is logged with its reference and cause, and the rest still
+runs; even an unexpected error fails only that image or mapping.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class TaskRunner:
             except DregsyError as exc:
                 stats.fail()
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
+            except Exception as exc:  # the boundary: a bug fails one mapping, not every task
+                stats.fail()
+                log.exception(
+                    "mapping %s -> %s: internal error: %r", mapping.source, mapping.target, exc
+                )
         # ECR: create missing target repositories, once per run; a repository that cannot be
         # prepared fails its images (the reason is logged once).
         unready = await self._registries.prepare_targets(

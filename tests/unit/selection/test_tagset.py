@@ -158,3 +158,10 @@ def test_bad_entries(text: str, fragment: str) -> None:
 )
 def test_entries_are_classified_as_dregsy_does(text: str, kind: str) -> None:
     assert type(parse_entry(text)).__name__ == kind
+
+
+def test_a_pinned_digest_wins_its_target_tag() -> None:
+    pinned = f"stable@sha256:{'a' * 64}"
+    selection = TagSelection.parse(["regex: .*", pinned])
+    refs = selection.select(["stable", "v1"])
+    assert sorted(r.text for r in refs) == [pinned, "v1"]
