@@ -31,7 +31,7 @@ from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
 from dregsy.sync.runner import TaskRunner
-from dregsy.watch import watch_file
+from dregsy.watch import Fingerprint, fingerprint, watch_file
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,12 @@ class App:
         self._stop_grace = stop_grace
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
         self.failed = False
+        self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
 
     async def serve(self, config: Config, load: Callable[[], Config], signals: Signals) -> int:
         """Run until done or stopped; returns the exit status (0 ok, 1 some sync failed)."""
+        if self._config_path is not None:  # the CLI read it just before
+            self._loaded = fingerprint(self._config_path)
         while True:
             new_config = await self._run_config(config, load, signals)
             if new_config is None:
@@ -138,7 +141,13 @@ class App:
         watcher = None
         if config.watch and self._config_path is not None:
             watcher = asyncio.create_task(
-                watch_file(self._config_path, signals.reload.set, stop=run_stop, clock=self._clock)
+                watch_file(
+                    self._config_path,
+                    signals.reload.set,
+                    stop=run_stop,
+                    clock=self._clock,
+                    loaded=self._loaded,
+                )
             )
         try:
             if not await _prepare(relay, signals.stop):
@@ -198,8 +207,8 @@ class App:
             schedule.cancel()
             await asyncio.gather(schedule, return_exceptions=True)
 
-    @staticmethod
-    def _try_load(load: Callable[[], Config]) -> Config | None:
+    def _try_load(self, load: Callable[[], Config]) -> Config | None:
+        before = fingerprint(self._config_path) if self._config_path is not None else None
         try:
             config = load()
             check_config(config)
@@ -208,6 +217,7 @@ class App:
             for problem in exc.problems:
                 log.error("reload: %s", problem)
             return None
+        self._loaded = before
         return config
 
 

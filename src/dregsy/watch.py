@@ -32,9 +32,14 @@ async def watch_file(
     stop: asyncio.Event,
     clock: Clock,
     interval: float = 1.0,
+    loaded: Fingerprint | None = None,
 ) -> None:
-    """Poll `path` every `interval` seconds; call `on_change` once a change has settled."""
-    seen = fingerprint(path)
+    """Poll `path` every `interval` seconds; call `on_change` once a change has settled.
+
+    `loaded` is the file as it was when the running config was read: a change made since
+    (while a reload waited for running syncs) is then still seen as a change.
+    """
+    seen = loaded if loaded is not None else fingerprint(path)
     while not await clock.wait(stop, interval):
         now = fingerprint(path)
         if now == seen:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from dregsy.config.types import Location, Mapping, Task
 from dregsy.reference import parse_registry
 from dregsy.scheduler import next_start, run_schedule
+from dregsy.watch import fingerprint, watch_file
 
 
 class FakeClock:
@@ -80,3 +82,19 @@ async def test_overrunning_task_is_not_started_twice() -> None:
 def test_next_start() -> None:
     assert next_start(interval=60, last_start=100, now=130) == 160
     assert next_start(interval=60, last_start=100, now=200) == 200
+
+
+async def test_watch_sees_a_change_made_before_it_started(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("one")
+    loaded = fingerprint(config)
+    config.write_text("two, longer")  # changed while a reload waited for running syncs
+    stop = asyncio.Event()
+    changes: list[int] = []
+
+    def on_change() -> None:
+        changes.append(1)
+        stop.set()
+
+    await watch_file(config, on_change, stop=stop, clock=FakeClock(), loaded=loaded)
+    assert changes == [1]
