@@ -221,9 +221,16 @@ def _stream(*lines: dict[str, object]) -> bytes:
 class FakeDaemon:
     """Records requests; answers the daemon's way, with `fail` injecting stream errors."""
 
-    def __init__(self, *, version: str = "1.43", fail: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        version: str = "1.43",
+        fail: dict[str, str] | None = None,
+        existing: frozenset[str] = frozenset(),
+    ) -> None:
         self.version = version
         self.fail = fail or {}
+        self.existing = existing  # image names the daemon has before the copy
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -235,6 +242,9 @@ class FakeDaemon:
             body = {"ApiVersion": self.version, "MinAPIVersion": "1.12", "Os": "linux"}
             body |= {"Arch": "arm64", "Version": "x"}
             return httpx.Response(200, json=body)
+        if request.method == "GET" and path.endswith("/json"):
+            name = path.split("/images/", 1)[1].removesuffix("/json")
+            return httpx.Response(200 if name in self.existing else 404, json={})
         for step, message in self.fail.items():
             if path.endswith(step):
                 if message.startswith("HTTP "):
@@ -314,13 +324,14 @@ async def test_copy_pulls_tags_pushes_and_cleans_up() -> None:
     await relay.aclose()
     assert (outcome.bytes, outcome.blobs) == (1000, 1)
     assert daemon.calls()[2:] == [
+        "GET /v1.41/images/127.0.0.1:5001/demo/app:v1/json",
         "POST /v1.41/images/create",
         "POST /v1.41/images/127.0.0.1:5001/demo/app:v1/tag",
         "POST /v1.41/images/127.0.0.1:5002/mirror/app/push",
         "DELETE /v1.41/images/127.0.0.1:5002/mirror/app:v1",
         "DELETE /v1.41/images/127.0.0.1:5001/demo/app:v1",
     ]
-    pull, tag, push = daemon.requests[2:5]
+    pull, tag, push = daemon.requests[3:6]
     assert dict(pull.url.params) == {
         "fromImage": "127.0.0.1:5001/demo/app",
         "tag": "v1",
@@ -334,7 +345,7 @@ async def test_copy_pulls_tags_pushes_and_cleans_up() -> None:
     assert dict(tag.url.params) == {"repo": "127.0.0.1:5002/mirror/app", "tag": "v1"}
     assert _decode(push.headers["X-Registry-Auth"]) == {}  # anonymous target
     assert dict(push.url.params) == {"tag": "v1"}
-    assert "X-Registry-Auth" not in daemon.requests[5].headers
+    assert "X-Registry-Auth" not in daemon.requests[6].headers
 
 
 async def test_keep_images_skips_the_clean_up() -> None:
@@ -461,3 +472,12 @@ async def test_a_configured_api_version_the_daemon_does_not_speak() -> None:
         "docker relay: the daemon at unix:///fake.sock: "
         "API version 1.43 is not supported by the daemon, which speaks 1.12 to 1.41"
     )
+
+
+async def test_a_source_image_the_daemon_had_before_is_kept() -> None:
+    daemon = FakeDaemon(existing=frozenset({"127.0.0.1:5001/demo/app:v1"}))
+    relay = await _relay(daemon)
+    await relay.copy(_job(), relay.new_run())
+    await relay.aclose()
+    deletes = [call for call in daemon.calls() if call.startswith("DELETE")]
+    assert deletes == ["DELETE /v1.43/images/127.0.0.1:5002/mirror/app:v1"]

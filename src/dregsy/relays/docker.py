@@ -272,7 +272,9 @@ class DockerRelay(Relay):
         assert target_tag is not None
         pull_log = ProgressLog(f"pull {source}", job.detail_level)
         push_log = ProgressLog(f"push {target}", job.detail_level)
-        made = [source]  # a failed pull can still leave a stale tag or layers behind
+        # Remove afterwards what this copy made: the target tag, and the source tag unless
+        # the daemon had it before (the host's own `nginx:latest` stays).
+        made = [] if await client.exists(source) else [source]
         step, subject = "pull", source
         try:
             await client.pull(

@@ -261,6 +261,15 @@ class EngineClient:
         """POST /images/REPO/push?tag=TAG."""
         await self._stream(f"/images/{repo}/push", {"tag": tag}, auth, on_message)
 
+    async def exists(self, name: str) -> bool:
+        """GET /images/NAME/json: whether the daemon has an image by that name."""
+        response = await self._http.get(self._path(f"/images/{name}/json"))
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise DaemonError(error_body(response.content), response.status_code)
+        return True
+
     async def remove(self, name: str) -> bool:
         """DELETE /images/NAME (untag; the image goes with its last tag); False if unknown."""
         response = await self._http.delete(
