@@ -41,10 +41,10 @@ def test_token_response_aliases_and_expiry() -> None:
         json.dumps({"access_token": "abc", "expires_in": 300}).encode(), scopes=["s"], now=100.0
     )
     assert token.value == "abc"
-    assert token.expires_at == 400.0
+    assert token.expires_at == 390.0  # renewed 10 s ahead
     assert "abc" not in repr(token)
     default = parse_token_response(b'{"token": "t"}', scopes=[], now=0.0)
-    assert default.expires_at == 60.0
+    assert default.expires_at == 50.0
     with pytest.raises(AuthError):
         parse_token_response(b'{"nothing": 1}', scopes=[], now=0.0)
     with pytest.raises(AuthError):
@@ -65,3 +65,11 @@ def test_token_cache_drops_expired_tokens() -> None:
     cache.add(token)
     assert cache.find(["x:y:pull"], now=10) is token
     assert cache.find(["x:y:pull"], now=55) is None  # within the renewal margin
+
+
+def test_short_lived_tokens_are_still_used() -> None:
+    token = parse_token_response(b'{"token": "t", "expires_in": 8}', scopes=["s"], now=0.0)
+    cache = TokenCache()
+    cache.add(token)
+    assert cache.find(["s"], now=3.0) is token  # renewed at half its life, not at once
+    assert cache.find(["s"], now=5.0) is None

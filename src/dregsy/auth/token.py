@@ -22,7 +22,7 @@ class Token:
 
     value: str
     scopes: frozenset[str]
-    expires_at: float
+    expires_at: float  # when to renew it: a little before the token service says it expires
 
     def __repr__(self) -> str:  # never show the token itself
         return f"Token(scopes={sorted(self.scopes)}, expires_at={self.expires_at})"
@@ -46,7 +46,8 @@ def parse_token_response(body: bytes, *, scopes: Iterable[str], now: float) -> T
     expires_in = doc.get("expires_in")
     lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 0
     lifetime = lifetime or DEFAULT_EXPIRES_IN
-    return Token(value, frozenset(scopes), now + lifetime)
+    # Renew ahead of expiry, but never so far ahead that a short-lived token is stale at once.
+    return Token(value, frozenset(scopes), now + lifetime - min(EXPIRY_MARGIN, lifetime / 2))
 
 
 def covers(granted: frozenset[str], wanted: Iterable[str]) -> bool:
@@ -75,7 +76,7 @@ class TokenCache:
 
     def find(self, scopes: Iterable[str], now: float) -> Token | None:
         wanted = tuple(scopes)
-        self._tokens = [t for t in self._tokens if t.expires_at - EXPIRY_MARGIN > now]
+        self._tokens = [t for t in self._tokens if t.expires_at > now]
         for token in self._tokens:
             if covers(token.scopes, wanted):
                 return token
