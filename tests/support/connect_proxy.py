@@ -12,7 +12,8 @@ import contextlib
 import socket
 import socketserver
 import threading
-from types import TracebackType
+
+from tests.support.serving import BackgroundServer
 
 _CHUNK = 65536
 
@@ -68,33 +69,21 @@ class _Server(socketserver.ThreadingTCPServer):
         self.lock = threading.Lock()
 
 
-class ConnectProxy:
+class ConnectProxy(BackgroundServer[_Server]):
     """``with ConnectProxy(("127.0.0.1", port)) as proxy:`` … ``proxy.url``."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
-        self._server = _Server(upstream)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
+        self._upstream = upstream
+
+    def _make_server(self) -> _Server:
+        return _Server(self._upstream)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def targets(self) -> list[str]:
-        with self._server.lock:
-            return list(self._server.targets)
-
-    def __enter__(self) -> ConnectProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        with self.server.lock:
+            return list(self.server.targets)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import urlsplit
+
+from tests.support.serving import BackgroundServer
 
 EMAIL = "dregsy-test@test-project.iam.gserviceaccount.com"
 _ACCOUNTS = "/computeMetadata/v1/instance/service-accounts/"
@@ -64,22 +65,24 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
-class MetadataServer:
+class MetadataServer(BackgroundServer[_Server]):
     """``with MetadataServer("token") as metadata:`` … ``env=metadata.env()``."""
 
     def __init__(self, token: str) -> None:
-        self._server = _Server(token)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
+        self._token = token
+
+    def _make_server(self) -> _Server:
+        return _Server(self._token)
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def token_requests(self) -> int:
-        with self._server.lock:
-            return self._server.token_requests
+        with self.server.lock:
+            return self.server.token_requests
 
     def env(self) -> dict[str, str]:
         """Point google-auth at this server; no key file, no gcloud login."""
@@ -89,17 +92,3 @@ class MetadataServer:
             "GOOGLE_APPLICATION_CREDENTIALS": "",
             "CLOUDSDK_CONFIG": "/nonexistent/gcloud",
         }
-
-    def __enter__(self) -> MetadataServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)

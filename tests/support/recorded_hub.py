@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.serving import BackgroundServer
 
 # A JWT as Hub issues them (header.payload.signature); the content is never checked.
 HUB_TOKEN = (
@@ -81,50 +82,23 @@ class HubData:
     next_host: str | None = None  # serve ``next`` links on another host (misbehaviour)
 
 
-class RecordedHub:
+class RecordedHub(BackgroundServer[ThreadingHTTPServer]):
     """The server; use as a context manager. :attr:`url` is ``http://127.0.0.1:<port>``."""
 
     def __init__(self, data: HubData) -> None:
+        super().__init__()
         self.data = data
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> RecordedHub:
+    def _make_server(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> RecordedHub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return server
 
     def paths(self, method: str | None = None) -> list[str]:
         """The paths requested, in order (optionally of one method)."""

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from tests.support.registry import TokenAuth
+from tests.support.serving import BackgroundServer
 
 DEFAULT_SERVICE = "test-registry"
 DEFAULT_ISSUER = "test-issuer"
@@ -124,7 +124,7 @@ def _signing_material() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return key, cert
 
 
-class TokenServer:
+class TokenServer(BackgroundServer[ThreadingHTTPServer]):
     """A Docker registry token server on ``127.0.0.1:<random port>``.
 
     *users* maps user names to passwords for Basic auth; bad credentials get 401.
@@ -144,6 +144,7 @@ class TokenServer:
         issuer: str = DEFAULT_ISSUER,
         expires_in: int = 300,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.users = dict(users)
         self.allow_anonymous_pull = allow_anonymous_pull
@@ -159,54 +160,15 @@ class TokenServer:
         self.bundle_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
         self._lock = threading.Lock()
         self._requests: list[TokenRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> TokenServer:
-        """Bind ``127.0.0.1:0`` and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("token server already started")
+    def _make_server(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> TokenServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return server
 
     # -- addresses and registry wiring ---------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on (after :meth:`start`)."""
-        if self._server is None:
-            raise RuntimeError("token server not started")
-        return int(self._server.server_address[1])
 
     @property
     def realm(self) -> str:
