@@ -19,14 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
 
-from dregsy.config.fields import AuthField
+from dregsy.config.fields import Problem, parse_auth
 from dregsy.config.issues import Issue, Loc
 from dregsy.config.yamlpos import Document
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_AUTH = TypeAdapter(AuthField)
 MAX_AUTH_FILE = 64 * 1024
 
 
@@ -136,11 +134,10 @@ def _auth_from_file(location: dict[str, object], base_dir: Path | None, loc: Loc
         return Issue(loc, f"{path} is larger than 64 KiB; it should hold one auth value")
     try:
         text = raw.decode("utf-8").strip()
-        _AUTH.validate_python(text)
+        parse_auth(text)
     except UnicodeDecodeError:
         return Issue(loc, f"{path} is not UTF-8 text")
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"] if exc.errors() else "is not a valid auth value"
-        return Issue(loc, f"the content of {path} {reason}")
+    except Problem as problem:
+        return Issue(loc, f"the content of {path} {problem.message}")
     location["auth"] = text
     return None

@@ -1,7 +1,7 @@
 """Config values that need more than a type check: registries, auth, durations, tags, ...
 
-Each validator takes the raw YAML value and raises `problem(...)`, a pydantic error whose
-message is already the sentence the user reads. Nothing here echoes an `auth` value.
+Each parser takes the raw YAML value and returns the checked value, or raises `Problem`,
+whose message is already the sentence the user reads. Nothing here echoes an `auth` value.
 """
 
 from __future__ import annotations
@@ -12,31 +12,29 @@ import datetime
 import json
 import math
 import re
-from typing import Annotated, Literal
-
-from pydantic import PlainValidator
-from pydantic_core import PydanticCustomError
+from typing import Literal
 
 from dregsy.config.types import Credentials
 from dregsy.duration import parse_duration
 from dregsy.errors import InvalidReferenceError
-from dregsy.reference import Registry, Repository, parse_registry
+from dregsy.reference import Registry, Repository
+from dregsy.reference import parse_registry as registry_of
 from dregsy.selection.filters import TagEntry, TagEntryError, parse_entry
 from dregsy.selection.paths import PathRuleError, Rewrite, SourcePattern, is_regex
 
-ERROR_TYPE = "dregsy_config"  # pydantic error type of every message made here
 NO_AUTH: Literal["none"] = "none"  # `auth: none`: anonymous access, never look up credentials
 _ANY_REGISTRY = Registry(host="registry.invalid")  # not Docker Hub: paths are kept as written
 _PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?")
 _AUTH_SHAPE = 'base64 of {"username": ..., "password": ...}, or none'
 
 
-def problem(message: str, *, key: str | None = None) -> PydanticCustomError:
-    """A validation error carrying a finished message; `key`: the sub-key it is about."""
-    context: dict[str, str] = {"reason": message}
-    if key is not None:
-        context["key"] = key
-    return PydanticCustomError(ERROR_TYPE, "{reason}", context)
+class Problem(Exception):
+    """A value's problem as a finished message; `key`: the sub-key it is about, if any."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
 
 
 def kind_of(value: object) -> str:
@@ -60,21 +58,21 @@ def kind_of(value: object) -> str:
 
 def _text(value: object) -> str:
     if value is None:
-        raise problem("has no value")
+        raise Problem("has no value")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise problem("must be a string, not a number (put it in quotes)")
+        raise Problem("must be a string, not a number (put it in quotes)")
     if not isinstance(value, str):
-        raise problem(f"must be a string, not {kind_of(value)}")
+        raise Problem(f"must be a string, not {kind_of(value)}")
     if not value.strip():
-        raise problem("must not be empty")
+        raise Problem("must not be empty")
     return value.strip()
 
 
-def _registry(value: object) -> Registry:
+def parse_registry(value: object) -> Registry:
     try:
-        return parse_registry(_text(value))
+        return registry_of(_text(value))
     except InvalidReferenceError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
 
 
 def check_path(text: str) -> str:
@@ -82,7 +80,7 @@ def check_path(text: str) -> str:
     try:
         Repository.parse(_ANY_REGISTRY, text)
     except InvalidReferenceError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
     return text
 
 
@@ -93,11 +91,11 @@ def rewritten_path(path: str, rewrite: Rewrite, *, key: str) -> str:
         Repository.parse(_ANY_REGISTRY, target)
     except InvalidReferenceError:
         message = f"rewrites '{path}' to {target!r}, which is not a valid repository path"
-        raise problem(message, key=key) from None
+        raise Problem(message, key=key) from None
     return target
 
 
-def _source(value: object) -> str | SourcePattern:
+def parse_source(value: object) -> str | SourcePattern:
     """`from`: a repository path, or `regex:<re>` over the source's repository list."""
     text = _text(value)
     if not is_regex(text):
@@ -105,10 +103,10 @@ def _source(value: object) -> str | SourcePattern:
     try:
         return SourcePattern.parse(text)
     except PathRuleError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
 
 
-def _target(value: object) -> str | Rewrite:
+def parse_target(value: object) -> str | Rewrite:
     """`to`: a repository path (a prefix for regex mappings), or `regex:<re>,<replacement>`."""
     text = _text(value)
     if not is_regex(text):
@@ -116,121 +114,109 @@ def _target(value: object) -> str | Rewrite:
     try:
         return Rewrite.parse(text)
     except PathRuleError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
 
 
-def _auth(value: object) -> Credentials | Literal["none"]:
+def parse_auth(value: object) -> Credentials | Literal["none"]:
     text = _text(value)
     if text == NO_AUTH:
         return NO_AUTH
     if text.lower() == NO_AUTH:
-        raise problem(f"must be written '{NO_AUTH}' in lower case to turn authentication off")
+        raise Problem(f"must be written '{NO_AUTH}' in lower case to turn authentication off")
     compact = re.sub(r"\s+", "", text).replace("-", "+").replace("_", "/")
     try:
         raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except binascii.Error:
-        raise problem(f"is not valid base64; expected {_AUTH_SHAPE}") from None
+        raise Problem(f"is not valid base64; expected {_AUTH_SHAPE}") from None
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise problem(f"does not decode to UTF-8 text; expected {_AUTH_SHAPE}") from None
+        raise Problem(f"does not decode to UTF-8 text; expected {_AUTH_SHAPE}") from None
     if not decoded.lstrip().startswith("{") and ":" in decoded:
         # dregsy also takes base64 of `username:password` (Docker's `auth` format)
         username, _, password = decoded.rstrip("\r\n").partition(":")
         if not username:
-            raise problem("decodes to an empty username")
+            raise Problem("decodes to an empty username")
         return Credentials(username, password)
     try:
         data = json.loads(decoded)
     except ValueError:
-        raise problem(f"does not decode to JSON; expected {_AUTH_SHAPE}") from None
+        raise Problem(f"does not decode to JSON; expected {_AUTH_SHAPE}") from None
     if not isinstance(data, dict):
-        raise problem(f"does not decode to a JSON object; expected {_AUTH_SHAPE}")
+        raise Problem(f"does not decode to a JSON object; expected {_AUTH_SHAPE}")
     user, secret = data.get("username"), data.get("password")
     if not isinstance(user, str) or not user:
-        raise problem("decodes to JSON without a 'username' string")
+        raise Problem("decodes to JSON without a 'username' string")
     if not isinstance(secret, str):
-        raise problem("decodes to JSON without a 'password' string")
+        raise Problem("decodes to JSON without a 'password' string")
     return Credentials(user, secret)
 
 
-def _refresh(value: object) -> float:
+def parse_refresh(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise problem("must be a Go duration with a unit, e.g. '12h'")
+        raise Problem("must be a Go duration with a unit, e.g. '12h'")
     try:
         seconds = parse_duration(_text(value))
     except ValueError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
     if seconds <= 0:
-        raise problem("must be a positive duration, e.g. '12h'")
+        raise Problem("must be a positive duration, e.g. '12h'")
     return seconds
 
 
-def _cache_duration(value: object) -> float:
+def parse_cache_duration(value: object) -> float:
     """Seconds; negative turns caching off, 0 means the default (as in dregsy)."""
     if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
         return float(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise problem("must be a Go duration with a unit, e.g. '1h', or -1 to turn caching off")
+        raise Problem("must be a Go duration with a unit, e.g. '1h', or -1 to turn caching off")
     text = _text(value)
     if text == "-1":
         return -1.0
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
 
 
-def _interval(value: object) -> float:
+def parse_interval(value: object) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or value < 0
         or (isinstance(value, float) and not math.isfinite(value))
     ):
-        raise problem("must be a number of seconds >= 0")
+        raise Problem("must be a number of seconds >= 0")
     try:
         return float(value)
     except OverflowError:
-        raise problem("is too large") from None
+        raise Problem("is too large") from None
 
 
-def _tag(value: object) -> TagEntry:
+def parse_tag(value: object) -> TagEntry:
     """One `tags:` entry: a tag, a digest, or a `semver:`/`regex:`/`keep:` filter."""
     try:
         return parse_entry(_text(value))
     except TagEntryError as exc:
-        raise problem(str(exc)) from None
+        raise Problem(str(exc)) from None
 
 
-def _platform(value: object) -> str:
+def parse_platform(value: object) -> str:
     text = _text(value)
     if text == "all":
         return text
     if _PLATFORM_RE.fullmatch(text):
         return text
-    raise problem(f"invalid platform {text!r}: expected all or os/arch[/variant]")
+    raise Problem(f"invalid platform {text!r}: expected all or os/arch[/variant]")
 
 
-def _platforms(value: object) -> tuple[str, ...]:
+def parse_platforms(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise problem(f"must be a list, not {kind_of(value)}")
+        raise Problem(f"must be a list, not {kind_of(value)}")
     platforms = tuple(_text(item) for item in value)
     for text in platforms:
         if text == "all" or not _PLATFORM_RE.fullmatch(text):
-            raise problem(f"invalid platform {text!r}: expected os/arch[/variant]")
+            raise Problem(f"invalid platform {text!r}: expected os/arch[/variant]")
     if len(set(platforms)) != len(platforms):
-        raise problem("lists a platform twice")
+        raise Problem("lists a platform twice")
     return platforms
-
-
-RegistryField = Annotated[Registry, PlainValidator(_registry)]
-SourceField = Annotated[str | SourcePattern, PlainValidator(_source)]
-TargetField = Annotated[str | Rewrite, PlainValidator(_target)]
-AuthField = Annotated[Credentials | Literal["none"], PlainValidator(_auth)]
-RefreshField = Annotated[float, PlainValidator(_refresh)]
-CacheDurationField = Annotated[float, PlainValidator(_cache_duration)]
-IntervalField = Annotated[float, PlainValidator(_interval)]
-TagField = Annotated[TagEntry, PlainValidator(_tag)]
-PlatformField = Annotated[str, PlainValidator(_platform)]
-PlatformsField = Annotated[tuple[str, ...], PlainValidator(_platforms)]

@@ -8,22 +8,21 @@ carrying every problem found, each with its key path (`tasks[1].source.registry`
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from dregsy.config.external import expand_variables, read_auth_files
+from dregsy.config.fields import Problem
 from dregsy.config.issues import Issue, Loc, format_path, line_of
-from dregsy.config.messages import translate
-from dregsy.config.model import ConfigModel, TopModel
+from dregsy.config.model import TOP_KEYS, check_config, check_top
 from dregsy.config.resolve import build, cross_check
+from dregsy.config.schema import Invalid
 from dregsy.config.types import Config
 from dregsy.config.yamlpos import read_yaml
 from dregsy.errors import ConfigError, ConfigProblem
 
-_M = TypeVar("_M", bound=BaseModel)
+_M = TypeVar("_M")
 
 # `api-version: 1.41` is a YAML float, but dregsy (yaml.v2 into a string) reads it as text.
 _VERSION_KEYS: tuple[Loc, ...] = (("api-version",), ("docker", "api-version"))
@@ -64,7 +63,7 @@ def parse_config(
     _tags_as_text(data, doc.texts)
 
     issues = [*doc.issues, *external]
-    model = _validate(ConfigModel, data, issues)
+    model = _validate(check_config, data, issues)
     if model is None:
         issues += _cross_check_parts(data)
     else:
@@ -77,20 +76,23 @@ def parse_config(
     return build(model, base_dir)
 
 
-def _validate(cls: type[_M], data: object, issues: list[Issue] | None) -> _M | None:
-    """The validated model, or None after adding its problems to `issues` (if given)."""
+def _validate(check: Callable[[object], _M], data: object, issues: list[Issue] | None) -> _M | None:
+    """The checked model, or None after adding its problems to `issues` (if given)."""
     try:
-        return cls.model_validate(data, by_alias=True, by_name=False)
-    except ValidationError as exc:
+        return check(data)
+    except Problem as problem:
         if issues is not None:
-            issues += translate(exc, cls)
-        return None
+            issues.append(Issue(() if problem.key is None else (problem.key,), problem.message))
+    except Invalid as invalid:
+        if issues is not None:
+            issues += invalid.issues
+    return None
 
 
 def _cross_check_parts(data: dict[str, object]) -> list[Issue]:
     """Cross-key checks on what is usable, when the file as a whole is not valid."""
-    known = {info.alias or name for name, info in TopModel.model_fields.items()}
-    top = _validate(TopModel, {k: v for k, v in data.items() if k in known}, None)
+    known = {key.name for key in TOP_KEYS}
+    top = _validate(check_top, {k: v for k, v in data.items() if k in known}, None)
     raw_tasks = data.get("tasks")
     names = []
     if isinstance(raw_tasks, list):

@@ -1,182 +1,242 @@
-"""The config file's shape: dregsy's YAML keys as strict pydantic models.
+"""The config file's shape: dregsy's YAML keys, section by section, and their checks.
 
-Unknown keys are errors (`extra="forbid"`), scalars are strict (`interval: true` or
-`verbose: "no"` are not coerced), and dashed keys are aliases. Files are validated with
-`by_name=False`, so `auth_refresh` in a file is an unknown key, not a synonym.
-These models only describe the file; `dregsy.config.resolve` turns them into the frozen
-dataclasses of `dregsy.config.types`.
+Each section lists its keys (`dregsy.config.schema.Key`) and becomes a frozen dataclass
+once every key is valid; the checks that span keys of one section run then. Unknown keys
+are errors, scalars are strict, and keys are matched as written (`auth_refresh` is an
+unknown key, not a synonym of `auth-refresh`). These classes only describe the file;
+`dregsy.config.resolve` turns them into the frozen dataclasses of `dregsy.config.types`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    StringConstraints,
-    model_validator,
-)
+from dataclasses import dataclass
+from typing import Literal
 
 from dregsy.config.fields import (
-    AuthField,
-    CacheDurationField,
-    IntervalField,
-    PlatformField,
-    PlatformsField,
-    RefreshField,
-    RegistryField,
-    SourceField,
-    TagField,
-    TargetField,
-    problem,
+    Problem,
+    parse_auth,
+    parse_cache_duration,
+    parse_interval,
+    parse_platform,
+    parse_platforms,
+    parse_refresh,
+    parse_registry,
+    parse_source,
+    parse_tag,
+    parse_target,
     rewritten_path,
 )
+from dregsy.config.schema import Key, boolean, check_mapping, integer, list_of, one_of, text
 from dregsy.credentials import Credentials
+from dregsy.reference import Registry
+from dregsy.selection.filters import TagEntry
 from dregsy.selection.paths import Rewrite, SourcePattern
 
-_T = TypeVar("_T")
 
-Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-def _non_empty(items: tuple[_T, ...]) -> tuple[_T, ...]:
-    if not items:
-        raise problem("must not be empty")
-    return items
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class DockerSection(_Model):
+@dataclass(frozen=True, slots=True)
+class DockerSection:
     """`docker:`: the Docker relay's daemon."""
 
-    dockerhost: Text | None = None
-    api_version: Text | None = Field(None, alias="api-version")
-    keep_images: StrictBool = Field(False, alias="keep-images")
-    ping_attempts: StrictInt | None = Field(None, alias="ping-attempts", ge=1)
-    ping_interval: IntervalField | None = Field(None, alias="ping-interval")
+    dockerhost: str | None
+    api_version: str | None
+    keep_images: bool
+    ping_attempts: int | None
+    ping_interval: float | None
 
 
-class SkopeoSection(_Model):
+@dataclass(frozen=True, slots=True)
+class SkopeoSection:
     """`skopeo:`: the skopeo relay."""
 
-    binary: Text | None = None
-    certs_dir: Text | None = Field(None, alias="certs-dir")
+    binary: str | None
+    certs_dir: str | None
 
 
-class GlobalLister(_Model):
+@dataclass(frozen=True, slots=True)
+class GlobalLister:
     """Top-level `lister:`: repository listing for regex mappings."""
 
-    max_items: StrictInt | None = Field(None, alias="maxItems")
-    cache_duration: CacheDurationField | None = Field(None, alias="cacheDuration")
+    max_items: int | None
+    cache_duration: float | None
 
 
-class LocationLister(_Model):
+@dataclass(frozen=True, slots=True)
+class LocationLister:
     """A location's `lister:`: how to list the source's repositories."""
 
     type: Literal["catalog", "dockerhub", "index"]
-    search: Text | None = None
-
-    @model_validator(mode="after")
-    def _index_needs_search(self) -> LocationLister:
-        if self.type == "index" and self.search is None:
-            raise problem("is required when type is 'index'", key="search")
-        return self
+    search: str | None
 
 
-class LocationModel(_Model):
+@dataclass(frozen=True, slots=True)
+class LocationModel:
     """`source:` or `target:`."""
 
-    registry: RegistryField
-    auth: AuthField | None = None
-    auth_refresh: RefreshField | None = Field(None, alias="auth-refresh")
-    skip_tls_verify: StrictBool = Field(False, alias="skip-tls-verify")
-    lister: LocationLister | None = None
-    max_connections: StrictInt | None = Field(None, alias="max-connections", ge=1, le=256)
-
-    @model_validator(mode="after")
-    def _refresh_needs_ecr(self) -> LocationModel:
-        if self.auth_refresh is not None and not self.registry.is_ecr:
-            message = f"only works with AWS ECR registries, and '{self.registry}' is not one"
-            raise problem(message, key="auth-refresh")
-        return self
+    registry: Registry
+    auth: Credentials | Literal["none"] | None
+    auth_refresh: float | None
+    skip_tls_verify: bool
+    lister: LocationLister | None
+    max_connections: int | None
 
 
-class MappingModel(_Model):
+@dataclass(frozen=True, slots=True)
+class MappingModel:
     """One entry of `mappings:`."""
 
-    from_: SourceField = Field(alias="from")
-    to: TargetField | None = None
-    tags: tuple[TagField, ...] | None = None
-    platform: PlatformField | None = None
-    platforms: PlatformsField | None = None
-
-    @model_validator(mode="after")
-    def _rewrite_gives_a_path(self) -> MappingModel:
-        if isinstance(self.from_, str) and isinstance(self.to, Rewrite):
-            rewritten_path(self.from_, self.to, key="to")
-        return self
-
-    @model_validator(mode="after")
-    def _one_platform_key(self) -> MappingModel:
-        if self.platform is not None and self.platforms:
-            raise problem("cannot be used together with 'platform'", key="platforms")
-        return self
+    from_: str | SourcePattern
+    to: str | Rewrite | None
+    tags: tuple[TagEntry, ...] | None
+    platform: str | None
+    platforms: tuple[str, ...] | None
 
 
-class TaskModel(_Model):
+@dataclass(frozen=True, slots=True)
+class TaskModel:
     """One entry of `tasks:`."""
 
-    name: Text
-    interval: IntervalField = 0.0
-    verbose: StrictBool = False
+    name: str
+    interval: float
+    verbose: bool
     source: LocationModel
     target: LocationModel
-    mappings: Annotated[tuple[MappingModel, ...], AfterValidator(_non_empty)]
-
-    @model_validator(mode="after")
-    def _regex_mappings_can_list(self) -> TaskModel:
-        if not any(isinstance(m.from_, SourcePattern) for m in self.mappings):
-            return self
-        kind = self.source.lister.type if self.source.lister else "catalog"
-        if kind == "catalog" and self.source.registry.is_docker_hub:
-            message = (
-                "Docker Hub has no repository catalog for regex mappings: set "
-                "'lister: {type: dockerhub}' (the repositories of the 'auth' user) or "
-                "'lister: {type: index, search: ...}'"
-            )
-            raise problem(message, key="source")
-        if kind == "dockerhub" and not isinstance(self.source.auth, Credentials):
-            message = (
-                "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
-            )
-            raise problem(message, key="source")
-        return self
+    mappings: tuple[MappingModel, ...]
 
 
-class TopModel(_Model):
-    """Every top-level key except `tasks` (validated alone when some task is broken)."""
+@dataclass(frozen=True, kw_only=True)
+class TopModel:
+    """Every top-level key except `tasks` (checked alone when some task is broken)."""
 
-    relay: Literal["native", "docker", "skopeo"] | None = None
-    dockerhost: Text | None = None  # deprecated seed key
-    api_version: Text | None = Field(None, alias="api-version")  # deprecated seed key
-    docker: DockerSection | None = None
-    skopeo: SkopeoSection | None = None
-    certs_dir: Text | None = Field(None, alias="certs-dir")
-    watch: StrictBool = False
-    lister: GlobalLister | None = None
-    parallel: StrictInt | None = Field(None, ge=1, le=256)
+    relay: Literal["native", "docker", "skopeo"] | None
+    dockerhost: str | None  # deprecated seed key
+    api_version: str | None  # deprecated seed key
+    docker: DockerSection | None
+    skopeo: SkopeoSection | None
+    certs_dir: str | None
+    watch: bool
+    lister: GlobalLister | None
+    parallel: int | None
 
 
+@dataclass(frozen=True, kw_only=True)
 class ConfigModel(TopModel):
     """A whole config file."""
 
-    tasks: Annotated[tuple[TaskModel, ...], AfterValidator(_non_empty)]
+    tasks: tuple[TaskModel, ...]
+
+
+def _docker(value: object) -> DockerSection:
+    return DockerSection(**check_mapping(value, _DOCKER_KEYS))
+
+
+def _skopeo(value: object) -> SkopeoSection:
+    return SkopeoSection(**check_mapping(value, _SKOPEO_KEYS))
+
+
+def _global_lister(value: object) -> GlobalLister:
+    return GlobalLister(**check_mapping(value, _GLOBAL_LISTER_KEYS))
+
+
+def _location_lister(value: object) -> LocationLister:
+    lister = LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
+    if lister.type == "index" and lister.search is None:
+        raise Problem("is required when type is 'index'", key="search")
+    return lister
+
+
+def _location(value: object) -> LocationModel:
+    location = LocationModel(**check_mapping(value, _LOCATION_KEYS))
+    if location.auth_refresh is not None and not location.registry.is_ecr:
+        message = f"only works with AWS ECR registries, and '{location.registry}' is not one"
+        raise Problem(message, key="auth-refresh")
+    return location
+
+
+def _mapping(value: object) -> MappingModel:
+    mapping = MappingModel(**check_mapping(value, _MAPPING_KEYS))
+    if isinstance(mapping.from_, str) and isinstance(mapping.to, Rewrite):
+        rewritten_path(mapping.from_, mapping.to, key="to")
+    if mapping.platform is not None and mapping.platforms:
+        raise Problem("cannot be used together with 'platform'", key="platforms")
+    return mapping
+
+
+def _task(value: object) -> TaskModel:
+    task = TaskModel(**check_mapping(value, _TASK_KEYS))
+    if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
+        return task
+    kind = task.source.lister.type if task.source.lister else "catalog"
+    if kind == "catalog" and task.source.registry.is_docker_hub:
+        message = (
+            "Docker Hub has no repository catalog for regex mappings: set "
+            "'lister: {type: dockerhub}' (the repositories of the 'auth' user) or "
+            "'lister: {type: index, search: ...}'"
+        )
+        raise Problem(message, key="source")
+    if kind == "dockerhub" and not isinstance(task.source.auth, Credentials):
+        message = "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
+        raise Problem(message, key="source")
+    return task
+
+
+def check_top(value: object) -> TopModel:
+    """The top-level keys other than `tasks`; raises `Invalid` or `Problem`."""
+    return TopModel(**check_mapping(value, TOP_KEYS))
+
+
+def check_config(value: object) -> ConfigModel:
+    """A whole config file; raises `Invalid` or `Problem`."""
+    return ConfigModel(**check_mapping(value, (*TOP_KEYS, _TASKS_KEY)))
+
+
+_DOCKER_KEYS = (
+    Key("dockerhost", text),
+    Key("api-version", text),
+    Key("keep-images", boolean, default=False),
+    Key("ping-attempts", integer(low=1)),
+    Key("ping-interval", parse_interval),
+)
+_SKOPEO_KEYS = (Key("binary", text), Key("certs-dir", text))
+_GLOBAL_LISTER_KEYS = (
+    Key("maxItems", integer(), field="max_items"),
+    Key("cacheDuration", parse_cache_duration, field="cache_duration"),
+)
+_LOCATION_LISTER_KEYS = (
+    Key("type", one_of("catalog", "dockerhub", "index"), required=True),
+    Key("search", text),
+)
+_LOCATION_KEYS = (
+    Key("registry", parse_registry, required=True),
+    Key("auth", parse_auth),
+    Key("auth-refresh", parse_refresh),
+    Key("skip-tls-verify", boolean, default=False),
+    Key("lister", _location_lister),
+    Key("max-connections", integer(low=1, high=256)),
+)
+_MAPPING_KEYS = (
+    Key("from", parse_source, field="from_", required=True),
+    Key("to", parse_target),
+    Key("tags", list_of(parse_tag)),
+    Key("platform", parse_platform),
+    Key("platforms", parse_platforms),
+)
+_TASK_KEYS = (
+    Key("name", text, required=True),
+    Key("interval", parse_interval, default=0.0),
+    Key("verbose", boolean, default=False),
+    Key("source", _location, required=True),
+    Key("target", _location, required=True),
+    Key("mappings", list_of(_mapping, non_empty=True), required=True),
+)
+TOP_KEYS = (
+    Key("relay", one_of("native", "docker", "skopeo")),
+    Key("dockerhost", text),
+    Key("api-version", text),
+    Key("docker", _docker),
+    Key("skopeo", _skopeo),
+    Key("certs-dir", text),
+    Key("watch", boolean, default=False),
+    Key("lister", _global_lister),
+    Key("parallel", integer(low=1, high=256)),
+)
+_TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)
