@@ -1,6 +1,6 @@
 """The resolved config: frozen values the rest of dregsy runs on.
 
-Nothing here is pydantic-shaped; `dregsy.config.load` turns a validated file into these.
+`dregsy.config.load` checks a file and turns it into these; nothing else reads YAML.
 """
 
 from __future__ import annotations
