@@ -5,13 +5,15 @@ lacks the tag, one GET of the source manifest gives both its digest and its byte
 copy then pushes without fetching them again). A mapping that selects platforms resolves
 the source index first (remembered per digest, so an unchanged source costs no GET on the
 next run). Relays that rewrite manifests (Docker) are judged by the image config instead,
-fetched only when the digests differ.
+fetched only when the digests differ, and a match is remembered while both digests stay the
+same, so a periodic no-op needs only the two HEADs after its first run.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dregsy.config.types import Mapping
 from dregsy.copy.plan import TagAction, TagDecision, decide_tag
@@ -25,7 +27,8 @@ from dregsy.relays.base import Relay
 from dregsy.sync.selection import Selected, select, wants_selection
 from dregsy.sync.unchanged import same_config
 
-SELECTION_CACHE_SIZE = 4096
+SELECTION_CACHE_SIZE = 4096  # entries per cache of the decider
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +41,14 @@ class Decision:
 
 
 class Decider:
-    """Decides images for one relay; remembers platform selections across runs."""
+    """Decides images for one relay; remembers platform selections and config matches
+    across the runs of one configuration."""
 
     def __init__(self, relay: Relay) -> None:
         self._relay = relay
         self._selections: OrderedDict[tuple[object, ...], Selected] = OrderedDict()
+        # (source, its digest, target, its digest, platform) pairs whose configs matched
+        self._same_config: OrderedDict[tuple[object, ...], bool] = OrderedDict()
 
     async def decide(
         self,
@@ -69,17 +75,17 @@ class Decider:
         tag = decide_tag(selected.digest, target_digest)
         if (
             tag.action is TagAction.COPY
-            and existing is not None
+            and target_digest is not None
             and not self._relay.preserves_digests
-            and await same_config(
-                source,
-                target,
-                src.repository.digest(digest),
-                dst,
-                parse_platform(mapping.platform or self._relay.default_platform),
-            )
         ):
-            tag = TagDecision(TagAction.SKIP, "same image config")
+            platform = mapping.platform or self._relay.default_platform
+            seen = (src.repository, digest, dst, target_digest, platform)
+            if seen in self._same_config or await same_config(
+                source, target, src.repository.digest(digest), dst, parse_platform(platform)
+            ):
+                # Remembered: while neither digest changes, later runs need no GETs.
+                _remember(self._same_config, seen, True)
+                tag = TagDecision(TagAction.SKIP, "same image config")
         return Decision(
             tag.action, tag.reason, selected.digest, selected.manifest, selected.rebuilt
         )
@@ -103,10 +109,18 @@ class Decider:
                 platforms=mapping.platforms,
                 top=fetched,
             )
-            self._selections[key] = found
-            if len(self._selections) > SELECTION_CACHE_SIZE:
-                self._selections.popitem(last=False)
+            _remember(self._selections, key, found)
         return found
+
+
+def _remember(
+    cache: OrderedDict[tuple[object, ...], _V], key: tuple[object, ...], value: _V
+) -> None:
+    """Keep `value` under `key`, forgetting the oldest entries past the cache's size."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > SELECTION_CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 async def source_digest(client: RegistryClient, ref: Reference) -> str:
