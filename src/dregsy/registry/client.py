@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from dregsy.auth.flow import SCOPES, RegistryAuth
-from dregsy.errors import RegistryError, RegistryUnreachableError
+from dregsy.errors import RegistryUnreachableError
 from dregsy.reference import Registry
 from dregsy.registry.retry import NO_RETRY
 
@@ -52,6 +52,7 @@ class RegistryClient:
         self._http = http
         self._auth = auth
         self._base: str | None = None
+        self._base_netloc = b""  # of `_base`, parsed once: checked on every request
         self._ping_lock = asyncio.Lock()
         self._ping_failure: tuple[float, RegistryUnreachableError] | None = None
 
@@ -68,7 +69,9 @@ class RegistryClient:
                     raise failed[1]
                 if self._base is None:
                     try:
-                        self._base = await self._ping()
+                        base = await self._ping()
+                        self._base_netloc = httpx.URL(base).netloc
+                        self._base = base
                     except RegistryUnreachableError as exc:
                         self._ping_failure = (time.monotonic(), exc)
                         raise
@@ -123,7 +126,7 @@ class RegistryClient:
         )
         # Never send the registry's credentials to another host (e.g. an upload URL
         # pointing to object storage).
-        same_host = request.url.netloc == httpx.URL(base).netloc
+        same_host = request.url.netloc == self._base_netloc
         try:
             response = await self._http.send(
                 request, auth=self._auth if same_host else None, stream=True
@@ -162,6 +165,3 @@ async def drain(response: httpx.Response) -> None:
 def describe_transport_error(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) < 300 else text[:300] + "…"
-
-
-__all__ = ["PULL", "PULL_PUSH", "RegistryClient", "RegistryError"]

@@ -26,10 +26,6 @@ class RunStats:
         if count and self.on_failure is not None:
             self.on_failure()
 
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
     def summary(self) -> str:
         return (
             f"{self.copied} copied, {self.skipped} skipped, {self.failed} failed, "
