@@ -11,6 +11,7 @@ import httpx
 
 from dregsy import __version__
 from dregsy.reference import Registry
+from dregsy.registry.http11 import Http11Transport
 from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.tls import host_material, ssl_context
@@ -83,11 +84,15 @@ class HttpPool:
         limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
 
         def make(tls: bool) -> httpx.AsyncBaseTransport:
-            verify: ssl.SSLContext | bool = (
-                self._tls(registry) if tls and not skip_tls_verify else False
-            )
+            context: ssl.SSLContext | None = None
+            if tls:
+                context = _unverified_tls() if skip_tls_verify else self._tls(registry)
 
             def transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+                if proxy is None:
+                    return Http11Transport(tls=context, max_connections=cap)
+                # Proxies (and CONNECT tunnels) are rare enough for httpx's own transport.
+                verify: ssl.SSLContext | bool = context or False
                 return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
 
             return s.proxies.transport(transport)
@@ -114,3 +119,11 @@ class HttpPool:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def _unverified_tls() -> ssl.SSLContext:
+    """TLS without certificate checks (`skip-tls-verify`); no CA bundle to load."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,270 @@
+"""The HTTP/1.1 transport against a scripted server on loopback: reuse, limits, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from dregsy.registry.http11 import Http11Transport
+
+Reply = Callable[[bytes, bytes, asyncio.StreamWriter], Awaitable[bool]]  # -> keep open
+
+
+class ScriptedServer:
+    """Answers each request with `reply(head, body, writer)`; counts connections."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.connections = 0
+        self.open_now = 0
+        self.most_open = 0
+        self.heads: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return
+                self.heads.append(head)
+                body = b""
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        body = await reader.readexactly(int(line.split(b":")[1]))
+                if not await self.reply(head, body, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            self.open_now -= 1
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(reply: Reply) -> AsyncIterator[ScriptedServer]:
+    server = ScriptedServer(reply)
+    server.server = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.server.close()
+
+
+def response(status: int = 200, body: bytes = b"", headers: str = "") -> bytes:
+    return f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode() + body
+
+
+async def ok(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    writer.write(response(200, b"" if head.startswith(b"HEAD") else b"hello"))
+    await writer.drain()
+    return True
+
+
+def client(max_connections: int = 4, **timeouts: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=Http11Transport(tls=None, max_connections=max_connections),
+        timeout=httpx.Timeout(timeouts.get("read", 5.0), connect=timeouts.get("connect", 5.0)),
+    )
+
+
+async def test_connections_are_reused_after_bodies_and_heads() -> None:
+    async with serving(ok) as server, client() as http:
+        for method in ("GET", "HEAD", "GET", "HEAD"):
+            response_ = await http.request(method, server.url + "/v2/")
+            assert response_.status_code == 200
+            assert response_.content == (b"hello" if method == "GET" else b"")
+        assert server.connections == 1
+
+
+async def test_chunked_bodies_and_informational_responses() -> None:
+    async def reply(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async with serving(reply) as server, client() as http:
+        assert (await http.get(server.url)).content == b"abcdefg"
+        assert (await http.get(server.url)).content == b"abcdefg"
+        assert server.connections == 1
+
+
+async def test_request_bodies_stream_with_their_length() -> None:
+    received: list[bytes] = []
+
+    async def reply(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        received.append(body)
+        writer.write(response(201))
+        await writer.drain()
+        return True
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"one ", b"", b"two"):
+            yield part
+
+    async with serving(reply) as server, client() as http:
+        put = await http.put(server.url, content=chunks(), headers={"Content-Length": "7"})
+        assert put.status_code == 201
+        assert received == [b"one two"]
+
+
+async def test_an_unread_body_closes_its_connection_and_frees_the_slot() -> None:
+    async with serving(ok) as server, client(max_connections=1) as http:
+        for _ in range(3):
+            async with http.stream("GET", server.url) as streamed:
+                assert streamed.status_code == 200  # body never read
+        assert (await http.get(server.url)).content == b"hello"
+        assert server.connections == 4
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
+    async def once(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(response(200, b"x"))
+        await writer.drain()
+        return False  # close after one response, without saying so
+
+    async with serving(once) as server, client() as http:
+        assert (await http.get(server.url)).content == b"x"
+        await asyncio.sleep(0.05)  # the close arrives while the connection is idle
+        assert (await http.get(server.url)).content == b"x"
+        assert server.connections == 2
+
+
+async def test_connection_close_is_honoured() -> None:
+    async def closing(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(response(200, b"x", "Connection: close\r\n"))
+        await writer.drain()
+        return True  # the server would go on; the client must not
+
+    async with serving(closing) as server, client() as http:
+        await http.get(server.url)
+        await http.get(server.url)
+        assert server.connections == 2
+
+
+async def test_a_truncated_body_is_an_error() -> None:
+    async def short(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await writer.drain()
+        return False
+
+    async with serving(short) as server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="before the end of the body"):
+            await http.get(server.url)
+
+
+async def test_no_response_at_all_is_an_error() -> None:
+    async def hang_up(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        return False
+
+    async with serving(hang_up) as server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="without a response"):
+            await http.get(server.url)
+
+
+async def test_a_silent_server_times_out_and_a_closed_port_refuses() -> None:
+    async def silent(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(10)
+        return False
+
+    async with serving(silent) as server, client(read=0.2) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.url)
+        url = server.url
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+
+
+async def test_at_most_max_connections_are_open() -> None:
+    async def slow(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(0.02)
+        writer.write(response(200, b"ok"))
+        await writer.drain()
+        return True
+
+    async with serving(slow) as server, client(max_connections=2) as http:
+        results = await asyncio.gather(*(http.get(server.url) for _ in range(10)))
+        assert [r.content for r in results] == [b"ok"] * 10
+        assert server.most_open == 2
+
+
+async def test_a_cancelled_request_gives_its_slot_back() -> None:
+    gate = asyncio.Event()
+
+    async def waits(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if b"/slow" in head:
+            await gate.wait()
+        writer.write(response(200, b"ok"))
+        await writer.drain()
+        return True
+
+    async with serving(waits) as server, client(max_connections=1) as http:
+        pending = asyncio.create_task(http.get(server.url + "/slow"))
+        await asyncio.sleep(0.05)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        gate.set()
+        async with asyncio.timeout(5):
+            assert (await http.get(server.url + "/fast")).content == b"ok"
+
+
+async def test_large_bodies_arrive_whole_while_read_slowly() -> None:
+    payload = bytes(range(256)) * 16384  # 4 MiB: more than the read buffer holds
+
+    async def big(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(response(200, payload))
+        await writer.drain()
+        return True
+
+    async with serving(big) as server, client() as http:
+        async with http.stream("GET", server.url) as streamed:
+            parts = []
+            async for part in streamed.aiter_raw():
+                parts.append(part)
+                await asyncio.sleep(0)
+        assert b"".join(parts) == payload
+        assert (await http.get(server.url)).content == payload
+        assert server.connections == 1
+
+
+async def test_https_needs_a_tls_context() -> None:
+    async with client() as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.get("https://127.0.0.1:9/v2/")
+
+
+async def test_an_early_answer_to_an_upload_is_returned() -> None:
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(response(413, b"too big", "Connection: close\r\n"))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    host, port = server.sockets[0].getsockname()[:2]
+    try:
+        async with client() as http:
+            body = b"x" * (8 * 1024 * 1024)
+            answer = await http.put(f"http://{host}:{port}/upload", content=body)
+            assert answer.status_code == 413
+            assert answer.content == b"too big"
+    finally:
+        server.close()
