@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from dregsy import __version__
 from dregsy.app import App, Signals, check_config, select_tasks
@@ -56,6 +58,21 @@ def _load(path: Path, run_filter: str | None) -> Config:
 def _report(path: Path, exc: ConfigError) -> None:
     for problem in exc.problems:
         print(f"dregsy: config error: {path}: {problem}", file=sys.stderr)
+
+
+def run() -> NoReturn:
+    """The `dregsy` command: `main`, then exit without tearing the interpreter down.
+
+    Everything is finished by then (syncs awaited, child processes reaped, temporary auth
+    files removed, executor threads joined); what is left is freeing every module and object
+    one by one, which costs about 0.1 s of a short run. Logs and output are flushed first.
+    """
+    status = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe loses nothing more
+            stream.flush()
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

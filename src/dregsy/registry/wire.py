@@ -11,8 +11,7 @@ import asyncio
 import socket
 import ssl
 
-HIGH_WATER = 1024 * 1024  # bytes buffered before the socket stops being read
-LOW_WATER = 256 * 1024
+HIGH_WATER = 512 * 1024  # bytes buffered before the socket stops being read
 
 
 class WireClosedError(ConnectionError):

@@ -58,6 +58,9 @@ class TaskRunner:
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
+        # Both registries' first round trip at once; a failure is remembered by the client
+        # and reported by the images that need it.
+        await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
         pairs: list[_Pair] = []
         for mapping in task.mappings:
             try:
