@@ -1,11 +1,13 @@
 """An HTTP/1.1 transport for httpx: h11 for the protocol, asyncio protocols for the I/O.
 
-httpx's default transport (httpcore over anyio) spends about 1.5 ms of CPU per request on
-a small machine, mostly in its connection pool (every idle connection is re-checked, through
-anyio's socket attributes, whenever a request starts or ends) and anyio's cancel scopes.
-A no-op sync of many tags is nothing but such requests, so this transport does the same
-job with less: an idle list per origin, reused last-in first-out, one semaphore for the
-connection cap, and h11 (the parser httpcore uses too) for the wire format.
+A no-op sync of many tags is nothing but small requests, and httpx's default transport
+(httpcore over anyio) spends most of the client's CPU on them: its connection pool
+re-checks every idle connection, through anyio's socket attributes, whenever a request
+starts or ends, and every read and write passes through anyio's cancel scopes. Measured on
+a 2-core machine, 3,000 HEADs over 8 connections took 2.4 ms of CPU each through httpx's
+transport and 1.0 ms through this one. It does the same job with less: an idle list per
+origin, reused last-in first-out, one semaphore for the connection cap, and h11 (the
+parser httpcore uses too) for the wire format.
 
 A connection goes back to the pool only after its response was read to the end and both
 sides of h11 are done; any error, cancellation or unread body closes it. Idle connections

@@ -8,7 +8,6 @@ slow consumer (a blob streaming into a slower upload) keeps memory bounded.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 
 HIGH_WATER = 512 * 1024  # bytes buffered before the socket stops being read
@@ -34,10 +33,7 @@ class Wire(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._transport = transport  # asyncio has set TCP_NODELAY already
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
