@@ -61,10 +61,10 @@ class TaskRunner:
         # Both registries' first round trip at once; a failure is remembered by the client
         # and reported by the images that need it.
         await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
-        pairs: list[_Pair] = []
-        for mapping in task.mappings:
+
+        async def expand(mapping: Mapping) -> list[_Pair]:
             try:
-                pairs.extend(await self._expand(source, task, mapping, stats))
+                return await self._expand(source, task, mapping, stats)
             except DregsyError as exc:
                 stats.fail()
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
@@ -73,6 +73,11 @@ class TaskRunner:
                 log.exception(
                     "mapping %s -> %s: internal error: %r", mapping.source, mapping.target, exc
                 )
+            return []
+
+        # Mappings are listed concurrently (each listing waits for an image slot).
+        expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
+        pairs = [pair for found in expanded for pair in found]
         # ECR: create missing target repositories, once per run; a repository that cannot be
         # prepared fails its images (the reason is logged once).
         unready = await self._registries.prepare_targets(
