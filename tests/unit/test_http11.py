@@ -268,3 +268,49 @@ async def test_an_early_answer_to_an_upload_is_returned() -> None:
             assert answer.content == b"too big"
     finally:
         server.close()
+
+
+async def test_a_body_that_ends_with_the_connection() -> None:
+    async def old_style(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
+        await writer.drain()
+        return False
+
+    async with serving(old_style) as server, client() as http:
+        assert (await http.get(server.url)).content == b"until the end"
+        assert (await http.get(server.url)).content == b"until the end"
+        assert server.connections == 2
+
+
+async def test_idle_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dregsy.registry.http11.KEEPALIVE", 0.05)
+    async with serving(ok) as server, client() as http:
+        await http.get(server.url)
+        await http.get(server.url)
+        await asyncio.sleep(0.1)
+        await http.get(server.url)
+        assert server.connections == 2
+
+
+async def test_stray_bytes_after_a_response_retire_its_connection() -> None:
+    async def sloppy(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        # a body after a HEAD answer: the next response on this connection would be garbage
+        writer.write(response(200, b"", "") + b"stray")
+        await writer.drain()
+        return True
+
+    async with serving(sloppy) as server, client() as http:
+        assert (await http.head(server.url)).status_code == 200
+        assert (await http.head(server.url)).status_code == 200
+        assert server.connections == 2
+
+
+async def test_a_response_still_open_at_close_is_not_pooled() -> None:
+    async with serving(ok) as server:
+        transport = Http11Transport(tls=None, max_connections=2)
+        async with httpx.AsyncClient(transport=transport) as http:
+            async with http.stream("GET", server.url) as streamed:
+                await transport.aclose()
+                assert await streamed.aread() == b"hello"
+            await asyncio.sleep(0.05)
+            assert server.open_now == 0  # closed, not kept idle

@@ -28,6 +28,8 @@ import httpx
 from dregsy.registry.wire import Wire, WireClosedError, open_wire
 
 KEEPALIVE = 5.0  # seconds an idle connection is kept (as httpx does)
+MAX_HEAD = 100 * 1024  # bytes of a response head at most (as httpx allows)
+_SEND_FAILURES = (OSError, ssl.SSLError, WireClosedError)
 _Origin = tuple[str, str, int]
 
 
@@ -39,7 +41,7 @@ class _Connection:
     def __init__(self, origin: _Origin, wire: Wire) -> None:
         self.origin = origin
         self.wire = wire
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
         self.read_timeout: float | None = None  # seconds per wait, set for each request
         self.write_timeout: float | None = None
@@ -75,7 +77,12 @@ class _Connection:
 
     @property
     def reusable(self) -> bool:
-        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+        """Both messages complete and no stray bytes after the response."""
+        return (
+            self.h11.our_state is h11.DONE
+            and self.h11.their_state is h11.DONE
+            and not self.h11.trailing_data[0]
+        )
 
 
 class Http11Transport(httpx.AsyncBaseTransport):
@@ -86,11 +93,13 @@ class Http11Transport(httpx.AsyncBaseTransport):
         self._tls = tls
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[_Origin, list[_Connection]] = {}
+        self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         url = request.url
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        host = url.raw_host.decode("ascii")  # IDNA-encoded, as httpx connects
+        origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
         await self._slots.acquire()
         connection: _Connection | None = None
         try:
@@ -108,6 +117,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
+        self._closed = True  # connections still in use close when their response does
         for connections in self._idle.values():
             for connection in connections:
                 connection.wire.close()
@@ -152,18 +162,18 @@ class Http11Transport(httpx.AsyncBaseTransport):
         head = h11.Request(
             method=request.method, target=request.url.raw_path, headers=request.headers.raw
         )
-        sent: BaseException | None = None
-        try:
-            await connection.send(head)
+        # A failed send is kept: the server may have answered early (413, 401) and closed,
+        # and that answer is worth more than the broken pipe. The body's own errors (its
+        # source failed) pass through as they are.
+        sent = await _send(connection, head, request)
+        if sent is None:
             async for chunk in request.stream:  # type: ignore[union-attr]
                 if chunk:
-                    await connection.send(h11.Data(data=chunk))
-            await connection.send(h11.EndOfMessage())
-        except TimeoutError as exc:
-            _fail(httpx.WriteTimeout, exc, request)
-        except (OSError, ssl.SSLError, WireClosedError) as exc:
-            # The server may have answered early (413, 401) and closed: read that answer.
-            sent = exc
+                    sent = await _send(connection, h11.Data(data=chunk), request)
+                    if sent is not None:
+                        break
+        if sent is None:
+            sent = await _send(connection, h11.EndOfMessage(), request)
         try:
             while True:
                 event = await connection.next_event()
@@ -187,7 +197,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
         )
 
     def _finished(self, connection: _Connection, reuse: bool) -> None:
-        if reuse and connection.reusable:
+        if reuse and connection.reusable and not self._closed:
             self._put_idle(connection)
         else:
             connection.wire.close()
@@ -241,6 +251,21 @@ class _Body(httpx.AsyncByteStream):
         connection, self._connection = self._connection, None
         if connection is not None:
             self._transport._finished(connection, reuse)
+
+
+async def _send(
+    connection: _Connection, event: h11.Event, request: httpx.Request
+) -> BaseException | None:
+    """Send one event; a broken connection is returned rather than raised."""
+    try:
+        await connection.send(event)
+    except TimeoutError as exc:
+        _fail(httpx.WriteTimeout, exc, request)
+    except h11.LocalProtocolError as exc:
+        _fail(httpx.LocalProtocolError, exc, request)
+    except _SEND_FAILURES as exc:
+        return exc
+    return None
 
 
 def _fail(kind: type[httpx.TransportError], exc: BaseException, request: httpx.Request) -> NoReturn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
+HAPPY_EYEBALLS = 0.25  # seconds before the next address (IPv6 then IPv4) is tried too
 HIGH_WATER = 512 * 1024  # bytes buffered before the socket stops being read
 
 
@@ -121,6 +122,11 @@ async def open_wire(host: str, port: int, *, tls: ssl.SSLContext | None) -> Wire
     """Connect (and shake hands, for TLS)."""
     loop = asyncio.get_running_loop()
     _, wire = await loop.create_connection(
-        Wire, host, port, ssl=tls, server_hostname=host if tls is not None else None
+        Wire,
+        host,
+        port,
+        ssl=tls,
+        server_hostname=host if tls is not None else None,
+        happy_eyeballs_delay=HAPPY_EYEBALLS,
     )
     return wire
