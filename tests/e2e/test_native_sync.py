@@ -51,10 +51,16 @@ tasks:
         to: mirror/demo/multi
 """,
     )
+    target_registry.clear_requests()
     first = run(config)
     assert first.returncode == 0, first.stderr
     assert "task mirror: 3 copied, 0 skipped, 0 failed" in first.stderr
     _assert_mirrored(seeded, target_registry)
+    # new repositories: one tag list each tells there is nothing to check blob by blob
+    first_log = target_registry.requests()
+    assert count(first_log, method="GET", endpoint="tags") == 2
+    assert count(first_log, method="HEAD", endpoint="blobs") == 0
+    assert count(first_log, method="HEAD", endpoint="manifests") == 3  # the tags only
     # the index's platform manifests are there too, by digest
     for child in seeded.index("demo/multi:m1").images:
         ref = f"{target_registry.host}/mirror/demo/multi@{child.digest}"
@@ -71,6 +77,7 @@ tasks:
     assert count(dst_log, method="PUT") == 0
     assert count(dst_log, method="POST") == 0
     assert count(src_log, method="HEAD", endpoint="manifests") == 3
+    assert count(dst_log, method="GET", endpoint="tags") == 0  # unchanged tags never ask
 
 
 def test_listed_tags_and_default_target_path(
@@ -250,6 +257,22 @@ tasks:
     for image in images:
         ref = f"{target_registry.host}/demo/shared:{image.tag}"
         assert skopeo.digest_of(ref) == image.digest
+
+    # A new tag in a repository the target has: its blobs are checked, the shared layer
+    # found there and not uploaded again.
+    extra = layout.add_image("t9", layer_sizes=(64 * 1024,), seed=7)
+    assert extra.layer_digests == (shared,)
+    skopeo.push(tmp_path / "layout", "t9", f"{source_registry.host}/demo/shared:t9")
+    target_registry.clear_requests()
+    again = run(config)
+    assert again.returncode == 0, again.stderr
+    assert "task shared: 1 copied, 4 skipped, 0 failed" in again.stderr
+    log = target_registry.requests()
+    assert count(log, method="HEAD", endpoint="blobs") == 2  # the layer and the config
+    uploads = [e for e in log if e.method == "PUT" and e.endpoint == "uploads"]
+    assert len(uploads) == 1  # the new config only
+    assert shared.split(":")[1] not in uploads[0].query
+    assert skopeo.digest_of(f"{target_registry.host}/demo/shared:t9") == extra.digest
 
 
 def test_same_registry_without_mount_rights_streams_without_deadlock(

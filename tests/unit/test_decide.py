@@ -14,6 +14,7 @@ class RewritingRelay(Relay):
 
     name = "rewriting"
     preserves_digests = False
+    uses_new_repositories = False
     default_platform = "linux/amd64"
 
     async def prepare(self) -> None:

@@ -53,12 +53,16 @@ class ImageCopier:
         transfers: Transfers,
         blob_slots: asyncio.Semaphore,
         detail_level: int = logging.DEBUG,
+        new_repository: bool = False,
     ) -> None:
         self._source = source
         self._target = target
         self._transfers = transfers
         self._blob_slots = blob_slots
         self._detail = detail_level
+        # The target repository had no tags when this run looked: nothing to find in it
+        # (a blob another image of the run pushes is shared through `transfers`).
+        self._new_repository = new_repository
         self._same_registry = (
             source.registry.api_host == target.registry.api_host
             and source.registry.scheme == target.registry.scheme
@@ -89,7 +93,10 @@ class ImageCopier:
     async def _ensure_child(self, desc: Descriptor, src: Repository, dst: Repository) -> None:
         async def job() -> None:
             target_ref = dst.digest(desc.digest)
-            if await manifests.head_manifest(self._target, target_ref) is not None:
+            if (
+                not self._new_repository
+                and await manifests.head_manifest(self._target, target_ref) is not None
+            ):
                 log.log(self._detail, "manifest %s: already at %s", short(desc.digest), dst)
                 return
             child = await manifests.get_manifest(self._source, src.digest(desc.digest))
@@ -109,7 +116,9 @@ class ImageCopier:
         await self._transfers.once(("blob", str(dst), desc.digest), job)
 
     async def _copy_blob(self, desc: Descriptor, src: Repository, dst: Repository) -> None:
-        exists = await blobs.blob_exists(self._target, dst, desc.digest)
+        exists = not self._new_repository and await blobs.blob_exists(
+            self._target, dst, desc.digest
+        )
         action = blob_action(exists=exists, same_registry=self._same_registry)
         if action is BlobAction.SKIP:
             self.stats.blobs_present += 1

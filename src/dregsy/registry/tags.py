@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dregsy.errors import NotFoundError, RegistryError
 from dregsy.reference import Repository
 from dregsy.registry.client import RegistryClient
+from dregsy.registry.errors import raise_for_status
 from dregsy.registry.pages import pages
 
 # ECR rejects page sizes above 1000 (go-containerregistry #1091).
@@ -18,3 +20,18 @@ async def list_tags(client: RegistryClient, repo: Repository) -> list[str]:
     async for page in pages(client, url, key="tags", scope=scope, what=f"{repo}: tag list"):
         tags.update(dict.fromkeys(page))
     return list(tags)
+
+
+async def has_tags(client: RegistryClient, repo: Repository) -> bool | None:
+    """Whether the repository has any tag: False when its tag list is 404 (no such
+    repository, as far as tags go), None when the registry would not say."""
+    scope = client.scope_for(repo.path)
+    url = f"/v2/{repo.path}/tags/list?n=1"
+    try:
+        async with client.stream("GET", url, scopes=(scope,)) as response:
+            await raise_for_status(response)
+    except NotFoundError:
+        return False
+    except RegistryError:
+        return None
+    return True

@@ -23,6 +23,7 @@ class ImageJob:
     platform: str | None = None  # the mapping's `platform`; None: the relay's default
     manifest: Manifest | None = None  # the manifest `digest` names, when already in hand
     rebuilt: bool = False  # that manifest is new: a subset index made here
+    new_repository: bool = False  # the target repository had no tags when decided
     verbose: bool = False
 
     @property
@@ -47,6 +48,8 @@ class Relay(Protocol):
     # compares the image config digest of `default_platform` (or the mapping's platform).
     preserves_digests: bool
     default_platform: str  # "os/arch[/variant]" the relay picks from a multi-platform source
+    # True: a job's `new_repository` lets the copy skip blob checks (see sync/fresh.py).
+    uses_new_repositories: bool
 
     async def prepare(self) -> None:
         """Check the relay can work (binary present, daemon up); raise RelayUnavailableError."""

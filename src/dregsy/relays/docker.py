@@ -146,6 +146,7 @@ class DockerRelay(Relay):
 
     name = "docker"
     preserves_digests = False
+    uses_new_repositories = False
     default_platform = "linux/amd64"  # replaced by the daemon's own in prepare()
 
     def __init__(

@@ -17,6 +17,7 @@ class NativeRelay(Relay):
 
     name = "native"
     preserves_digests = True
+    uses_new_repositories = True
     default_platform = "all"
 
     def __init__(
@@ -39,6 +40,7 @@ class NativeRelay(Relay):
             transfers=run,
             blob_slots=self._blob_slots,
             detail_level=job.detail_level,
+            new_repository=job.new_repository,
         )
         await copier.copy(job.source, job.target, job.digest, job.manifest)
         return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)

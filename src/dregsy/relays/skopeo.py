@@ -56,6 +56,7 @@ class SkopeoRelay(Relay):
 
     name = "skopeo"
     preserves_digests = True
+    uses_new_repositories = False
     default_platform = "all"
 
     def __init__(

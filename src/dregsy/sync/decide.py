@@ -2,15 +2,18 @@
 
 Two HEADs decide most images: the target tag's digest and the source tag's. When the target
 lacks the tag, one GET of the source manifest gives both its digest and its bytes (which the
-copy then pushes without fetching them again). A mapping that selects platforms resolves
-the source index first (remembered per digest, so an unchanged source costs no GET on the
-next run). Relays that rewrite manifests (Docker) are judged by the image config instead,
-fetched only when the digests differ, and a match is remembered while both digests stay the
-same, so a periodic no-op needs only the two HEADs after its first run.
+copy then pushes without fetching them again), and the run asks once per target repository
+whether it has any tag (`sync/fresh.py`: a new one needs no blob checks). A mapping that
+selects platforms resolves the source index first (remembered per digest, so an unchanged
+source costs no GET on the next run). Relays that rewrite manifests (Docker) are judged by
+the image config instead, fetched only when the digests differ, and a match is remembered
+while both digests stay the same, so a periodic no-op needs only the two HEADs after its
+first run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,6 +27,7 @@ from dregsy.reference import Reference
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.relays.base import Relay
+from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.selection import Selected, select, wants_selection
 from dregsy.sync.unchanged import same_config
 
@@ -38,6 +42,7 @@ class Decision:
     digest: str  # what the target gets: the source's digest, or the selected manifest's
     manifest: Manifest | None = None  # that manifest, when already in hand (fetched or built)
     rebuilt: bool = False  # the manifest is new: a subset index made here
+    new_repository: bool = False  # the target repository had no tags: skip blob checks
 
 
 class Decider:
@@ -57,12 +62,20 @@ class Decider:
         src: Reference,
         dst: Reference,
         mapping: Mapping,
+        new_repositories: NewRepositories | None = None,
     ) -> Decision:
         existing = await manifests.head_manifest(target, dst)
         fetched: Manifest | None = None
+        new_repository = False
         if existing is None:
-            fetched = await manifests.get_manifest(source, src)
-            digest = fetched.digest
+            if new_repositories is not None and self._relay.uses_new_repositories:
+                top, new_repository = await asyncio.gather(
+                    manifests.get_manifest(source, src),
+                    new_repositories.is_new(target, dst.repository),
+                )
+            else:
+                top = await manifests.get_manifest(source, src)
+            fetched, digest = top, top.digest
         else:
             digest = await source_digest(source, src)
         selected = Selected(digest, fetched)
@@ -87,7 +100,12 @@ class Decider:
                 _remember(self._same_config, seen, True)
                 tag = TagDecision(TagAction.SKIP, "same image config")
         return Decision(
-            tag.action, tag.reason, selected.digest, selected.manifest, selected.rebuilt
+            tag.action,
+            tag.reason,
+            selected.digest,
+            selected.manifest,
+            selected.rebuilt,
+            new_repository,
         )
 
     async def _select(

@@ -23,6 +23,7 @@ from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
+from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.stats import RunStats
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,12 @@ class TaskRunner:
         )
         stats.fail(sum(pair.target.repository.path in unready for pair in pairs))
         pairs = [pair for pair in pairs if pair.target.repository.path not in unready]
+        new_repositories = NewRepositories()
         await asyncio.gather(
-            *(self._sync_image(task, pair, source, target, run_state, stats) for pair in pairs)
+            *(
+                self._sync_image(task, pair, source, target, run_state, new_repositories, stats)
+                for pair in pairs
+            )
         )
         stats.duration = time.monotonic() - started
         log.info("task %s: %s", task.name, stats.summary())
@@ -127,12 +132,13 @@ class TaskRunner:
         source: RegistryClient,
         target: RegistryClient,
         run_state: object,
+        new_repositories: NewRepositories,
         stats: RunStats,
     ) -> None:
         async with self._image_slots:
             try:
                 decision = await self._decider.decide(
-                    source, target, pair.source, pair.target, pair.mapping
+                    source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
                 if decision.action is TagAction.SKIP:
                     stats.skipped += 1
@@ -158,6 +164,7 @@ class TaskRunner:
                     manifest=decision.manifest,
                     rebuilt=decision.rebuilt,
                     verbose=task.verbose,
+                    new_repository=decision.new_repository,
                 )
                 outcome = await self._relay.copy(job, run_state)
             except asyncio.CancelledError:
