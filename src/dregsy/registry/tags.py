@@ -23,8 +23,9 @@ async def list_tags(client: RegistryClient, repo: Repository) -> list[str]:
 
 
 async def has_tags(client: RegistryClient, repo: Repository) -> bool | None:
-    """Whether the repository has any tag: False when its tag list is 404 (no such
-    repository, as far as tags go), None when the registry would not say."""
+    """False when the repository's tag list is 404 (no such repository, as far as tags
+    go); True when it answers, even with no tags (the repository exists and may hold
+    blobs); None when the registry would not say."""
     scope = client.scope_for(repo.path)
     url = f"/v2/{repo.path}/tags/list?n=1"
     try:
