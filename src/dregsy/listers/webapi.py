@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from dregsy.errors import RegistryError, RegistryUnreachableError
-from dregsy.registry.client import NETWORK_ERRORS, describe_transport_error
+from dregsy.registry.client import NETWORK_ERRORS, describe_transport_error, read_capped
 from dregsy.registry.errors import raise_for_status
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -34,11 +34,7 @@ async def request_json(
         raise RegistryUnreachableError(f"{what}: {describe_transport_error(exc)}") from exc
     try:
         await raise_for_status(response)
-        body = b""
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise RegistryError(f"{what}: response is larger than 8 MiB")
+        body = await read_capped(response, MAX_BODY_BYTES, f"{what}: response")
     except NETWORK_ERRORS as exc:
         raise RegistryUnreachableError(f"{what}: {describe_transport_error(exc)}") from exc
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from dregsy.auth.flow import SCOPES, RegistryAuth
-from dregsy.errors import RegistryUnreachableError
+from dregsy.errors import RegistryUnreachableError, SizeLimitExceededError
 from dregsy.reference import Registry
 from dregsy.registry.retry import NO_RETRY
 
@@ -145,12 +145,23 @@ class RegistryClient:
         return f"repository:{repository_path}:{','.join(self.actions)}"
 
 
+async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The whole body; SizeLimitExceededError ("<what> is larger than N MiB") past `limit`."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise SizeLimitExceededError(f"{what} is larger than {limit // (1024 * 1024)} MiB")
+    return bytes(body)
+
+
 async def drain(response: httpx.Response) -> None:
     """Read what is left of a small body, so the connection goes back to the pool.
 
-    httpcore keeps a connection only once the response was read to its end, which includes
-    HEAD responses and empty 201/202 answers that nobody iterates; closing them unread
-    would cost a new TCP connection per request. Large unread bodies are not worth it.
+    A connection is kept only once its response was read to the end (by dregsy's transport
+    and by httpx's), which includes HEAD responses and empty 201/202 answers that nobody
+    iterates; closing them unread would cost a new TCP connection per request. Large unread
+    bodies are not worth it.
     """
     if response.is_stream_consumed:
         return

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from dregsy import mediatypes
 from dregsy.digest import digest_of, is_digest, verify_bytes
-from dregsy.errors import DigestMismatchError, SizeLimitExceededError
+from dregsy.errors import DigestMismatchError
 from dregsy.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from dregsy.reference import Reference
-from dregsy.registry.client import RegistryClient
+from dregsy.registry.client import RegistryClient, read_capped
 from dregsy.registry.errors import raise_for_status
 
 _ACCEPT = {"Accept": mediatypes.ACCEPT}
@@ -51,11 +51,7 @@ async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
     scope = client.scope_for(ref.repository.path)
     async with client.stream("GET", _path(ref), scopes=(scope,), headers=_ACCEPT) as response:
         await raise_for_status(response)
-        raw = b""
-        async for chunk in response.aiter_bytes():
-            raw += chunk
-            if len(raw) > MAX_MANIFEST_BYTES:
-                raise SizeLimitExceededError(f"manifest {ref} is larger than 8 MiB")
+        raw = await read_capped(response, MAX_MANIFEST_BYTES, f"manifest {ref}")
         content_type = response.headers.get("content-type")
         header_digest = response.headers.get("docker-content-digest")
     if ref.digest is not None:

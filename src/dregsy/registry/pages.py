@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from dregsy.errors import RegistryError, SizeLimitExceededError
-from dregsy.registry.client import RegistryClient
+from dregsy.errors import RegistryError
+from dregsy.registry.client import RegistryClient, read_capped
 from dregsy.registry.errors import raise_for_status
 
 MAX_PAGES = 10_000
@@ -41,11 +41,7 @@ async def pages(
             return
         async with client.stream("GET", next_url, scopes=(scope,)) as response:
             await raise_for_status(response)
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_PAGE_BYTES:
-                    raise SizeLimitExceededError(f"{what}: a page is larger than 8 MiB")
+            body = await read_capped(response, MAX_PAGE_BYTES, f"{what}: a page")
             link = next_link(response)
         try:
             page = json.loads(body).get(key) or []
