@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dregsy import jsontext
 from dregsy.auth.helper import CredentialHelper, HelperNotFoundError
 from dregsy.auth.sources import CredentialSource, Renewing, WallClock
 from dregsy.credentials import Credentials
@@ -79,8 +79,8 @@ def read_docker_config(path: Path) -> DockerConfig | None:
     except OSError as exc:
         raise CredentialError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = jsontext.loads(raw)
+    except jsontext.JSONError:
         raise CredentialError(f"{path} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise CredentialError(f"{path} is not a JSON object")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
+from dregsy import jsontext
 from dregsy.errors import RegistryError, RegistryUnreachableError
 from dregsy.registry.client import NETWORK_ERRORS, describe_transport_error, read_capped
 from dregsy.registry.errors import raise_for_status
@@ -40,8 +40,8 @@ async def request_json(
     finally:
         await response.aclose()
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = jsontext.loads(body)
+    except jsontext.JSONError as exc:
         raise RegistryError(f"{what}: response is not JSON") from exc
     if not isinstance(document, dict):
         raise RegistryError(f"{what}: response is not a JSON object")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
+from dregsy import jsontext
 from dregsy.errors import (
     DeniedError,
     NotFoundError,
@@ -49,8 +48,8 @@ def describe_error_body(body: bytes) -> tuple[str, tuple[str, ...]]:
     if not body:
         return "", ()
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = jsontext.loads(body)
+    except jsontext.JSONError:
         text = body[:200].decode("utf-8", "replace").strip()
         return " ".join(text.split()), ()
     errors = doc.get("errors") if isinstance(doc, dict) else None

@@ -100,7 +100,7 @@ class HttpPool:
         return httpx.AsyncClient(
             transport=RetryTransport(SchemeTransport(make), s.retry),
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout, pool=None),
-            follow_redirects=True,
+            follow_redirects=False,  # registry.follow does it, by its own policy
             headers={"User-Agent": USER_AGENT},
         )
 
