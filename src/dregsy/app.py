@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dregsy.auth.dockerconfig import MAX_DOCKER_CONFIG_BYTES, docker_config_path
 from dregsy.auth.select import CredentialSources
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Config, RelayKind, Task
-from dregsy.errors import ConfigError
+from dregsy.errors import ConfigError, ConfigProblem
+from dregsy.fileread import unreadable_reason
 from dregsy.listers.base import HubEndpoints
 from dregsy.listers.cache import RepositoryLists
 from dregsy.logcontext import current_task
@@ -51,6 +53,12 @@ def check_config(config: Config) -> None:
     that cannot work."""
     ProxySettings.from_environment(os.environ)
     problems = capability_problems(config)
+    docker_config = docker_config_path(os.environ)
+    reason = docker_config and unreadable_reason(docker_config, MAX_DOCKER_CONFIG_BYTES)
+    if docker_config and reason:
+        problems.append(
+            ConfigProblem("", f"cannot read Docker's config file {docker_config}: {reason}")
+        )
     if config.relay is RelayKind.DOCKER:
         from dregsy.relays.docker import config_problems
 
@@ -135,6 +143,11 @@ class App:
             token = current_task.set(task.name)
             try:
                 await runner.run(task, on_failure=record_failure)
+            except asyncio.CancelledError:
+                # A run cut short by a stop did not sync what it was to sync; an idle
+                # periodic task (waiting for its next run) is not in here.
+                record_failure()
+                raise
             finally:
                 current_task.reset(token)
 
@@ -151,6 +164,8 @@ class App:
             )
         try:
             if not await _prepare(relay, signals.stop):
+                if any(not task.periodic for task in config.tasks):
+                    self.failed = True  # stopped before a one-off task could run
                 return None
             schedule = asyncio.create_task(
                 run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)
@@ -185,7 +200,8 @@ class App:
                     schedule.result()
                     return None
                 signals.reload.clear()
-                new_config = self._try_load(load)
+                # In a thread: whatever the file turned into, the loop (and SIGTERM) goes on.
+                new_config = await asyncio.to_thread(self._try_load, load)
                 if new_config is not None:
                     log.info("configuration changed: waiting for running syncs to finish")
                     run_stop.set()

@@ -168,6 +168,9 @@ class TaskRunner:
                 )
                 outcome = await self._relay.copy(job, run_state)
             except asyncio.CancelledError:
+                # Stopped half way (SIGTERM past the grace period): not copied, so failed.
+                stats.fail()
+                log.error("%s -> %s: cancelled: dregsy is stopping", pair.source, pair.target)
                 raise
             except DregsyError as exc:
                 stats.fail()
