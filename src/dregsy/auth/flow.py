@@ -142,6 +142,9 @@ class RegistryAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401 or not is_replayable(request):
             return
+        # httpx reads the 401 whole before the flow's next request (a token request or the
+        # retry) goes out: only its first KiBs are worth it.
+        bound_body(response, MAX_CHALLENGE_BODY)
         challenge = pick_challenge(response.headers.get_list("www-authenticate"))
         if challenge is None:
             return
@@ -164,7 +167,6 @@ class RegistryAuth(httpx.Auth):
             request.headers["Authorization"] = token.header
         else:
             return
-        bound_body(response, MAX_CHALLENGE_BODY)  # httpx reads it before the retry
         yield request
 
     def _token_request(

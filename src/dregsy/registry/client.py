@@ -127,7 +127,7 @@ class RegistryClient:
         try:
             request = self._http.build_request(
                 method,
-                path_or_url if "://" in path_or_url else base + path_or_url,
+                base + path_or_url if path_or_url.startswith("/") else path_or_url,
                 headers=headers,
                 params=params,
                 content=content,
