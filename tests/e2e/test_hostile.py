@@ -116,7 +116,7 @@ def check_target(target: HostileRegistry, source: HostileRegistry, *, copied: bo
     """No tag at the target points at missing content; a copy has the source's digest."""
     store = target.store
     for digest in store.tags.values():
-        media_type, raw = store.manifests[digest]
+        _, raw = store.manifests[digest]
         doc = json.loads(raw, parse_int=len)  # a 5,000-digit integer is fine here
         for desc in [doc["config"], *doc["layers"]]:
             assert desc["digest"] in store.blobs
@@ -141,7 +141,10 @@ def no_credentials_elsewhere(*servers: HostileRegistry) -> None:
 
 @pytest.mark.parametrize("mode", ["ping-huge", "401-huge", "redirect-huge"])
 def test_endless_bodies_are_not_read(
-    mode: str, log_format: str, target: HostileRegistry, servers: list[HostileRegistry],
+    mode: str,
+    log_format: str,
+    target: HostileRegistry,
+    servers: list[HostileRegistry],
     tmp_path: Path,
 ) -> None:
     """An endless ping answer, 401 body or redirect body: never read, and the copy works."""
@@ -161,9 +164,7 @@ def test_endless_token_response(
     source = start("token-huge")
     servers.append(source)
     result = run(tmp_path, log_format, source, target)
-    check(
-        result, log_format, status=1, error="larger than 64 KiB", naming=image(source)
-    )
+    check(result, log_format, status=1, error="larger than 64 KiB", naming=image(source))
     check_target(target, source, copied=False)
 
 
@@ -203,7 +204,10 @@ def test_token_with_newline_is_refused_unquoted(
 
 @pytest.mark.parametrize("mode", ["error-injection", "tag-injection"])
 def test_remote_text_cannot_forge_log_lines(
-    mode: str, log_format: str, target: HostileRegistry, servers: list[HostileRegistry],
+    mode: str,
+    log_format: str,
+    target: HostileRegistry,
+    servers: list[HostileRegistry],
     tmp_path: Path,
 ) -> None:
     source = start(mode)
@@ -251,7 +255,10 @@ def test_sigterm_during_a_one_off_copy_is_a_failure(
 
 @pytest.mark.parametrize("mode", ["truncated-manifest", "truncated-tags"])
 def test_cut_off_bodies_are_network_errors(
-    mode: str, log_format: str, target: HostileRegistry, servers: list[HostileRegistry],
+    mode: str,
+    log_format: str,
+    target: HostileRegistry,
+    servers: list[HostileRegistry],
     tmp_path: Path,
 ) -> None:
     source = start(mode)
@@ -259,7 +266,9 @@ def test_cut_off_bodies_are_network_errors(
     result = run(tmp_path, log_format, source, target, tags=mode == "truncated-manifest")
     naming = image(source) if mode == "truncated-manifest" else f"{source.address}/hostile/app"
     check(result, log_format, status=1, error="closed the connection", naming=naming)
-    gets = [s for s in source.seen if s.method == "GET" and ("manifests" in s.path or "tags" in s.path)]
+    gets = [
+        s for s in source.seen if s.method == "GET" and ("manifests" in s.path or "tags" in s.path)
+    ]
     assert len(gets) == 3  # asked three times
     check_target(target, source, copied=False)
 
@@ -287,8 +296,12 @@ def test_cut_off_once_is_asked_again(
     ],
 )
 def test_bad_redirects_and_locations_are_refused(
-    source_mode: str, target_mode: str, error: str, log_format: str,
-    servers: list[HostileRegistry], tmp_path: Path,
+    source_mode: str,
+    target_mode: str,
+    error: str,
+    log_format: str,
+    servers: list[HostileRegistry],
+    tmp_path: Path,
 ) -> None:
     source = start(source_mode)
     target = start(target_mode, empty=True)
@@ -306,8 +319,12 @@ def test_bad_redirects_and_locations_are_refused(
     [("bigint-manifest", 0), ("deep-manifest", 1), ("token-expires-huge", 0)],
 )
 def test_odd_json(
-    mode: str, status: int, log_format: str, target: HostileRegistry,
-    servers: list[HostileRegistry], tmp_path: Path,
+    mode: str,
+    status: int,
+    log_format: str,
+    target: HostileRegistry,
+    servers: list[HostileRegistry],
+    tmp_path: Path,
 ) -> None:
     source = start(mode)
     servers.append(source)

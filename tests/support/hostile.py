@@ -38,7 +38,6 @@ import base64
 import hashlib
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -188,7 +187,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, doc: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(doc).encode(), {"Content-Type": "application/json", **(headers or {})})
+        self._send(
+            status,
+            json.dumps(doc).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
 
     def _endless(self, status: int, headers: dict[str, str]) -> None:
         """A chunked body of zeros until HUGE bytes or the client stops reading."""
@@ -239,7 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body_endless:
             self._endless(401, headers)
         else:
-            self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": "token needed"}]}, headers)
+            self._json(
+                401, {"errors": [{"code": "UNAUTHORIZED", "message": "token needed"}]}, headers
+            )
 
     # -- requests -----------------------------------------------------------------------
     def do_GET(self) -> None:
@@ -285,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "tags":
             return self._tags(name, url.query)
         self._json(404, {"errors": [{"code": "NOT_FOUND", "message": "no such path"}]})
+        return None
 
     def _token(self, auth: str | None) -> None:
         mode = self.registry.mode
@@ -299,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = b'{"token": "%s", "expires_in": %s}' % (TOKEN.encode(), b"9" * 400)
             return self._send(200, body, {"Content-Type": "application/json"})
         self._json(200, {"token": TOKEN, "expires_in": 300})
+        return None
 
     def _cdn(self, path: str) -> None:
         reg = self.registry
@@ -314,6 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             return self._json(404, {})
         self._send(200, data)
+        return None
 
     def _manifest(self, name: str, ref: str) -> None:
         reg, mode = self.registry, self.registry.mode
@@ -325,20 +333,24 @@ class _Handler(BaseHTTPRequestHandler):
             if not ref.startswith("sha256:"):
                 store.tags[ref] = digest
             return self._send(201, b"", {"Docker-Content-Digest": digest})
-        digest = ref if ref.startswith("sha256:") else store.tags.get(ref)
-        found = store.manifests.get(digest or "")
+        digest = ref if ref.startswith("sha256:") else store.tags.get(ref, "")
+        found = store.manifests.get(digest)
         if self.command == "GET":
             if mode == "redirect-loop":
                 return self._send(302, b"", {"Location": self.path})
             if mode == "401-huge" and reg.count("401-huge") == 1:
                 return self._challenge(body_endless=True)
             if mode == "error-injection":
-                message = "manifest unknown\n2026-01-01T00:00:00Z INFO FORGED line\x1b[2J\x1b]0;owned\x07"
-                return self._json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": message}]})
+                message = (
+                    "manifest unknown\n2026-01-01T00:00:00Z INFO FORGED line\x1b[2J\x1b]0;owned\x07"
+                )
+                return self._json(
+                    404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": message}]}
+                )
         if found is None:
             return self._json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
         media_type, raw = found
-        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest or ""}
+        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest}
         if self.command == "GET" and (
             mode == "truncated-manifest"
             or (mode == "truncated-once" and reg.count("truncated-once") == 1)
@@ -347,6 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return self._head(raw, headers)
         self._send(200, raw, headers)
+        return None
 
     def _head(self, raw: bytes, headers: dict[str, str]) -> None:
         self.send_response(200)
@@ -374,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in ("slow-blob", "trickle-blob") and rest == sha256(reg.layer_blob):
             return self._slow(data, per_second=20 if mode == "trickle-blob" else 0)
         self._send(200, data)
+        return None
 
     def _upload(self, name: str, upload: str, query: str) -> None:
         reg, store = self.registry, self.registry.store
@@ -393,6 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"errors": [{"code": "DIGEST_INVALID", "message": "bad"}]})
         store.blobs[digest] = bytes(data)
         self._send(201, b"", {"Docker-Content-Digest": digest})
+        return None
 
     def _tags(self, name: str, query: str) -> None:
         reg, mode = self.registry, self.registry.mode
@@ -409,6 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
             link = f'</v2/{name}/tags/list?n=1000&page={page + 1}>; rel="next"'
             return self._json(200, {"name": name, "tags": tags}, {"Link": link})
         self._json(200, {"name": name, "tags": tags})
+        return None
 
 
 def _split(path: str) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ADDRESS_SPACE_LIMIT = 3 * 1024**3  # bytes of virtual memory the child may map at most
+ADDRESS_SPACE_LIMIT = 1024**3  # bytes of virtual memory the child may map at most
 
 
 @dataclass(frozen=True)
