@@ -78,7 +78,9 @@ def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
         from dregsy.relays.skopeo import SkopeoRelay
 
         return SkopeoRelay(config.skopeo, registries)
-    return NativeRelay(registries, blob_parallel=config.parallel)
+    return NativeRelay(
+        registries, blob_parallel=config.parallel, stall_timeout=config.stall_timeout
+    )
 
 
 class App:
@@ -133,7 +135,13 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        runner = TaskRunner(relay, registries, asyncio.Semaphore(config.parallel), repo_lists)
+        runner = TaskRunner(
+            relay,
+            registries,
+            asyncio.Semaphore(config.parallel),
+            repo_lists,
+            max_tags=config.max_tags,
+        )
         run_stop = asyncio.Event()
 
         def record_failure() -> None:

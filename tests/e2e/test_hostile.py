@@ -334,3 +334,32 @@ def test_odd_json(
     else:
         check(result, log_format, status=0)
     check_target(target, source, copied=status == 0)
+
+
+# -- weak points: stalls and endless tag lists ------------------------------------------------
+
+
+def test_stalled_blob_download_fails_and_is_tried_again(
+    log_format: str, target: HostileRegistry, servers: list[HostileRegistry], tmp_path: Path
+) -> None:
+    """A layer sent at 20 bytes a second: each attempt fails after `stall-timeout`."""
+    source = start("trickle-blob", layer_size=1024 * 1024)
+    servers.append(source)
+    result = run(tmp_path, log_format, source, target, top="stall-timeout: 1s")
+    check(result, log_format, status=1, error="stalled", naming=image(source))
+    layer = f"/v2/hostile/app/blobs/{sha256(source.layer_blob)}"
+    assert len([s for s in source.seen if s.method == "GET" and s.path == layer]) == 3
+    check_target(target, source, copied=False)
+
+
+def test_endless_tag_list_is_capped(
+    log_format: str, target: HostileRegistry, servers: list[HostileRegistry], tmp_path: Path
+) -> None:
+    source = start("endless-tags")
+    servers.append(source)
+    result = run(tmp_path, log_format, source, target, tags=False, top="max-tags: 5000")
+    naming = f"{source.address}/hostile/app"
+    check(result, log_format, status=1, error="more than 5000 tags", naming=naming)
+    pages = [s for s in source.seen if s.path.endswith("/tags/list")]
+    assert len(pages) == 6
+    check_target(target, source, copied=False)

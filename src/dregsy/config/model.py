@@ -116,6 +116,8 @@ class TopModel:
     watch: bool
     lister: GlobalLister | None
     parallel: int | None
+    stall_timeout: float | None
+    max_tags: int | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,5 +240,7 @@ TOP_KEYS = (
     Key("watch", boolean, default=False),
     Key("lister", _global_lister),
     Key("parallel", integer(low=1, high=256)),
+    Key("stall-timeout", parse_refresh),
+    Key("max-tags", integer(low=1, high=10_000_000)),
 )
 _TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)

@@ -20,6 +20,7 @@ from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
+from dregsy.registry.tags import MAX_TAGS
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
@@ -45,12 +46,15 @@ class TaskRunner:
         registries: RegistryDirectory,
         image_slots: asyncio.Semaphore,
         repo_lists: RepositoryLists | None = None,
+        *,
+        max_tags: int = MAX_TAGS,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
         self._decider = Decider(relay)
+        self._max_tags = max_tags
 
     async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -105,7 +109,7 @@ class TaskRunner:
 
         async def pairs_of(repos: RepoPair) -> list[_Pair]:
             async with self._image_slots:
-                refs = await tag_refs(source, repos, mapping)
+                refs = await tag_refs(source, repos, mapping, max_tags=self._max_tags)
             return [_Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
