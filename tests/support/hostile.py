@@ -263,6 +263,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers
+                pass
+            return bytes(data)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
@@ -401,6 +409,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(202, b"", {"Location": location})
         if self.command == "PUT" and reg.mode == "upload-307":
             return self._send(307, b"", {"Location": self.path})
+        if self.command == "PATCH":
+            store.uploads.setdefault(upload, bytearray()).extend(self._body())
+            location = f"/v2/{name}/blobs/uploads/{upload}"
+            size = len(store.uploads[upload])
+            return self._send(202, b"", {"Location": location, "Range": f"0-{size - 1}"})
         data = store.uploads.pop(upload, bytearray()) + self._body()
         digest = parse_qs(query).get("digest", [""])[0]
         if sha256(bytes(data)) != digest:
