@@ -139,7 +139,7 @@ class RegistryClient:
             response = await send_following(self._http, request, auth_for=self._auth_for)
         except NETWORK_ERRORS as exc:
             raise RegistryUnreachableError(
-                f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
+                f"{method} {where(request.url)}: {describe_transport_error(exc)}"
             ) from exc
         try:
             yield response

@@ -12,6 +12,7 @@ from dregsy.errors import (
     RegistryHTTPError,
     UnauthorizedError,
 )
+from dregsy.registry.follow import where
 
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -38,7 +39,7 @@ async def raise_for_status(response: httpx.Response, *, ok: tuple[int, ...] = ()
     detail, codes = describe_error_body(body)
     if not detail and response.request.method == "HEAD":
         detail = "(HEAD responses carry no error detail)"
-    url = str(response.request.url.copy_with(query=None))
+    url = where(response.request.url)
     cls = _BY_STATUS.get(status, RegistryHTTPError)
     raise cls(status, response.request.method, url, detail, codes)
 

@@ -30,8 +30,9 @@ class RedirectError(RegistryError):
 
 
 def where(url: httpx.URL) -> str:
-    """The URL without its query (which may carry a signature) for messages."""
-    return str(url.copy_with(query=None, fragment=None))
+    """The URL for messages: without its query (which may carry a signature) and without
+    user information (which may carry a password)."""
+    return str(url.copy_with(query=None, fragment=None, userinfo=b""))
 
 
 def check_scheme(method: str, url: httpx.URL) -> None:
