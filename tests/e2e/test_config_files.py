@@ -3,6 +3,7 @@ huge files as the config, an `auth-file` or Docker's `config.json`, at start and
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 from collections.abc import Iterator
@@ -154,3 +155,29 @@ def test_reload_of_a_config_turned_fifo_or_device_keeps_running(
         assert "Traceback" not in daemon.text()
     finally:
         target.stop()
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ('"p", "x": ' + "[" * 100_000 + "]" * 100_000, "does not decode to JSON"),
+        ("7" * 5000, "without a 'password' string"),
+    ],
+)
+def test_auth_value_with_odd_json_is_a_config_error(
+    password: str, reason: str, tmp_path: Path, registry: HostileRegistry
+) -> None:
+    """Defect 8 in the config: legal but odd JSON in an `auth` value is exit 2, not a crash."""
+    doc = '{"username": "u", "password": ' + password + "}"
+    value = base64.b64encode(doc.encode()).decode()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+tasks:
+  - name: t
+    source: {{registry: "{registry.address}", auth: {value}}}
+    target: {{registry: "{registry.address}"}}
+    mappings: [{{from: hostile/app, to: mirror/app}}]
+"""
+    )
+    check_refused(run(config, tmp_path), "tasks[0].source.auth", reason)
