@@ -7,6 +7,7 @@ its own; the next one to start removes those of processes that no longer run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -38,6 +39,14 @@ class PrivateDirs:
 
     def prepare(self) -> None:
         """Make the root (or check it), and remove what dead processes left in it."""
+        self._ensure_root()
+        for entry in self._root.iterdir():
+            pid = entry.name.removeprefix("run-")
+            if entry.name.startswith("run-") and pid.isdigit() and not _alive(int(pid)):
+                log.info("removing %s, left by a dregsy process that was killed", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _ensure_root(self) -> None:
         try:
             self._root.mkdir(mode=0o700, exist_ok=True)
             info = os.lstat(self._root)
@@ -47,16 +56,15 @@ class PrivateDirs:
             raise RelayUnavailableError(
                 f"{self._root} must be a directory of mode 0700 owned by this user"
             )
-        for entry in self._root.iterdir():
-            pid = entry.name.removeprefix("run-")
-            if entry.name.startswith("run-") and pid.isdigit() and not _alive(int(pid)):
-                log.info("removing %s, left by a dregsy process that was killed", entry)
-                shutil.rmtree(entry, ignore_errors=True)
 
     def new(self, prefix: str) -> tempfile.TemporaryDirectory[str]:
         """A fresh private directory (mode 0700), removed when its `with` block ends."""
+        self._ensure_root()  # checked each time: another process may have removed it
         self._mine.mkdir(mode=0o700, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=prefix, dir=self._mine)
 
     def close(self) -> None:
+        """Remove this process's directory, and the root if no other process uses it."""
         shutil.rmtree(self._mine, ignore_errors=True)
+        with contextlib.suppress(OSError):  # not empty: another dregsy runs
+            self._root.rmdir()

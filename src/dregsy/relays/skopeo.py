@@ -105,7 +105,8 @@ class SkopeoRelay(Relay):
         platform = _platform(job.platform)
         src_creds = await self._credentials(job.source_location)
         dest_creds = await self._credentials(job.target_location)
-        with self._private.new("skopeo-") as private:
+        private_dir = await asyncio.to_thread(self._private.new, "skopeo-")
+        with private_dir as private:
             argv = copy_argv(
                 self._binary,
                 job.source.repository.digest(job.digest),
