@@ -129,8 +129,15 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        runner = TaskRunner(relay, registries, asyncio.Semaphore(config.parallel), repo_lists)
         run_stop = asyncio.Event()
+        runner = TaskRunner(
+            relay,
+            registries,
+            asyncio.Semaphore(config.parallel),
+            repo_lists,
+            stop=run_stop,
+            clock=self._clock,
+        )
 
         def record_failure() -> None:
             self.failed = True

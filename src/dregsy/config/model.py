@@ -24,9 +24,21 @@ from dregsy.config.fields import (
     parse_source,
     parse_tag,
     parse_target,
+    parse_wait,
     rewritten_path,
 )
-from dregsy.config.schema import Key, boolean, check_mapping, integer, list_of, one_of, text
+from dregsy.config.issues import Issue
+from dregsy.config.schema import (
+    Invalid,
+    Key,
+    boolean,
+    check_mapping,
+    integer,
+    list_of,
+    one_of,
+    text,
+)
+from dregsy.config.types import DEFAULT_RATELIMIT_RETRY
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
@@ -69,6 +81,14 @@ class LocationLister:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSection:
+    """A source's `ratelimit:`: the pull quota to keep, and how often to look again."""
+
+    min: int
+    retry: float
+
+
+@dataclass(frozen=True, slots=True)
 class LocationModel:
     """`source:` or `target:`."""
 
@@ -78,6 +98,7 @@ class LocationModel:
     skip_tls_verify: bool
     lister: LocationLister | None
     max_connections: int | None
+    ratelimit: RateLimitSection | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +165,10 @@ def _location_lister(value: object) -> LocationLister:
     return lister
 
 
+def _ratelimit(value: object) -> RateLimitSection:
+    return RateLimitSection(**check_mapping(value, _RATELIMIT_KEYS))
+
+
 def _location(value: object) -> LocationModel:
     location = LocationModel(**check_mapping(value, _LOCATION_KEYS))
     if location.auth_refresh is not None and not location.registry.is_ecr:
@@ -163,6 +188,9 @@ def _mapping(value: object) -> MappingModel:
 
 def _task(value: object) -> TaskModel:
     task = TaskModel(**check_mapping(value, _TASK_KEYS))
+    if task.target.ratelimit is not None:
+        message = "only applies to a task's source (the registry images are pulled from)"
+        raise Invalid([Issue(("target", "ratelimit"), message)])
     if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
@@ -212,6 +240,11 @@ _LOCATION_KEYS = (
     Key("skip-tls-verify", boolean, default=False),
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
+    Key("ratelimit", _ratelimit),
+)
+_RATELIMIT_KEYS = (
+    Key("min", integer(low=1), required=True),
+    Key("retry", parse_wait, default=DEFAULT_RATELIMIT_RETRY),
 )
 _MAPPING_KEYS = (
     Key("from", parse_source, field="from_", required=True),

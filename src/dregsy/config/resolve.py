@@ -33,6 +33,7 @@ from dregsy.config.types import (
     ListerSpec,
     Location,
     Mapping,
+    RateLimit,
     RelayKind,
     SkopeoSettings,
     Task,
@@ -138,6 +139,11 @@ def _location(location: LocationModel) -> Location:
         skip_tls_verify=location.skip_tls_verify,
         lister=_lister_spec(location.lister),
         max_connections=location.max_connections or DEFAULT_MAX_CONNECTIONS,
+        ratelimit=(
+            RateLimit(location.ratelimit.min, location.ratelimit.retry)
+            if location.ratelimit is not None
+            else None
+        ),
     )
 
 

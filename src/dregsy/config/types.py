@@ -23,6 +23,7 @@ __all__ = [
     "ListerSpec",
     "Location",
     "Mapping",
+    "RateLimit",
     "RelayKind",
     "SkopeoSettings",
     "Task",
@@ -32,6 +33,7 @@ DEFAULT_PARALLEL = 8
 DEFAULT_MAX_CONNECTIONS = 8
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
+DEFAULT_RATELIMIT_RETRY = 300.0  # seconds (`ratelimit.retry`: 5m)
 
 
 class RelayKind(StrEnum):
@@ -59,6 +61,15 @@ class ListerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A source's `ratelimit:` keep `min` pulls of the registry's quota, rechecking every
+    `retry` seconds while fewer are left."""
+
+    min: int
+    retry: float = DEFAULT_RATELIMIT_RETRY
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     """One side of a task: a registry and how to authenticate with it."""
 
@@ -69,6 +80,7 @@ class Location:
     skip_tls_verify: bool = False
     lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # to this registry (`max-connections`)
+    ratelimit: RateLimit | None = None  # sources only: wait while the pull quota is low
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,11 @@ async def head_manifest(client: RegistryClient, ref: Reference) -> ManifestHead 
 
 
 async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
-    """GET a manifest's exact bytes, verified against the digest it was asked for."""
+    """GET a manifest's exact bytes, verified against the digest it was asked for.
+
+    Raises PullQuotaLowError, before asking, when the client's pull quota is low."""
+    if client.pull_quota is not None:
+        client.pull_quota.check()
     scope = client.scope_for(ref.repository.path)
     async with client.stream("GET", _path(ref), scopes=(scope,), headers=_ACCEPT) as response:
         await raise_for_status(response)

@@ -3,6 +3,11 @@
 This is the one place where a failure is recorded and the run goes on: an image (or a
 mapping's expansion) that fails is logged with its reference and cause, and the rest still
 runs; even an unexpected error fails only that image or mapping.
+
+An image whose source has a `ratelimit` and would pull while the registry reports fewer
+than `min` pulls left gives its image slot back, waits `retry`, re-checks with a HEAD of
+its source manifest (free on Docker Hub) and starts over once enough are left. A stop
+request ends the wait at once, leaving that image for the next run.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
-from dregsy.errors import DregsyError
+from dregsy.duration import format_duration
+from dregsy.errors import DregsyError, PullQuotaLowError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference
+from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
@@ -45,12 +53,17 @@ class TaskRunner:
         registries: RegistryDirectory,
         image_slots: asyncio.Semaphore,
         repo_lists: RepositoryLists | None = None,
+        *,
+        stop: asyncio.Event | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
         self._decider = Decider(relay)
+        self._stop = stop or asyncio.Event()  # set: pull-quota waits end at once
+        self._clock = clock or SystemClock()
 
     async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -135,54 +148,93 @@ class TaskRunner:
         new_repositories: NewRepositories,
         stats: RunStats,
     ) -> None:
-        async with self._image_slots:
-            try:
-                decision = await self._decider.decide(
-                    source, target, pair.source, pair.target, pair.mapping, new_repositories
-                )
-                if decision.action is TagAction.SKIP:
-                    stats.skipped += 1
-                    level = logging.INFO if task.verbose else logging.DEBUG
-                    digest = short(decision.digest)
-                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
-                    return
-                if decision.rebuilt:
-                    log.info(
-                        "%s: a new index of platforms %s, digest %s (the source index's "
-                        "digest differs: it lists other platforms too)",
-                        pair.target,
-                        ", ".join(pair.mapping.platforms or ()),
-                        short(decision.digest),
+        try:
+            while True:
+                async with self._image_slots:
+                    low = await self._try_image(
+                        task, pair, source, target, run_state, new_repositories, stats
                     )
-                job = ImageJob(
-                    source=pair.source,
-                    target=pair.target,
-                    source_location=task.source,
-                    target_location=task.target,
-                    digest=decision.digest,
-                    platform=pair.mapping.platform,
-                    manifest=decision.manifest,
-                    rebuilt=decision.rebuilt,
-                    verbose=task.verbose,
-                    new_repository=decision.new_repository,
-                )
-                outcome = await self._relay.copy(job, run_state)
-            except asyncio.CancelledError:
-                raise
-            except DregsyError as exc:
-                stats.fail()
-                log.error("%s -> %s: %s", pair.source, pair.target, exc)
-                return
-            except Exception as exc:  # the boundary: a bug fails one image, not the run
-                stats.fail()
-                log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
-                return
-            stats.copied += 1
-            stats.bytes += outcome.bytes
-            log.info(
-                "%s -> %s: copied %s (%s)",
-                pair.source,
-                pair.target,
-                short(decision.digest),
-                decision.reason,
+                if low is None or not await self._quota_wait(low, source, pair.source):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except DregsyError as exc:
+            stats.fail()
+            log.error("%s -> %s: %s", pair.source, pair.target, exc)
+        except Exception as exc:  # the boundary: a bug fails one image, not the run
+            stats.fail()
+            log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
+
+    async def _try_image(
+        self,
+        task: Task,
+        pair: _Pair,
+        source: RegistryClient,
+        target: RegistryClient,
+        run_state: object,
+        new_repositories: NewRepositories,
+        stats: RunStats,
+    ) -> PullQuotaLowError | None:
+        """Decide and copy one image (in an image slot); the quota error if it must wait."""
+        try:
+            decision = await self._decider.decide(
+                source, target, pair.source, pair.target, pair.mapping, new_repositories
             )
+            if decision.action is TagAction.SKIP:
+                stats.skipped += 1
+                level = logging.INFO if task.verbose else logging.DEBUG
+                digest = short(decision.digest)
+                log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+                return None
+            if source.pull_quota is not None:
+                source.pull_quota.check()  # every relay pulls the manifest to copy it
+            if decision.rebuilt:
+                log.info(
+                    "%s: a new index of platforms %s, digest %s (the source index's "
+                    "digest differs: it lists other platforms too)",
+                    pair.target,
+                    ", ".join(pair.mapping.platforms or ()),
+                    short(decision.digest),
+                )
+            job = ImageJob(
+                source=pair.source,
+                target=pair.target,
+                source_location=task.source,
+                target_location=task.target,
+                digest=decision.digest,
+                platform=pair.mapping.platform,
+                manifest=decision.manifest,
+                rebuilt=decision.rebuilt,
+                verbose=task.verbose,
+                new_repository=decision.new_repository,
+            )
+            outcome = await self._relay.copy(job, run_state)
+        except PullQuotaLowError as low:
+            return low
+        stats.copied += 1
+        stats.bytes += outcome.bytes
+        log.info(
+            "%s -> %s: copied %s (%s)",
+            pair.source,
+            pair.target,
+            short(decision.digest),
+            decision.reason,
+        )
+        return None
+
+    async def _quota_wait(
+        self, low: PullQuotaLowError, source: RegistryClient, ref: Reference
+    ) -> bool:
+        """Wait (holding no image slot) until the source has enough pulls left, asking
+        with a HEAD after each `retry`; False if a stop request ended the wait."""
+        quota = source.pull_quota
+        assert quota is not None  # only a client with a quota raises PullQuotaLowError
+        error: PullQuotaLowError | None = low
+        while error is not None:
+            log.info("%s, waiting %s", error, format_duration(quota.rule.retry))
+            if await self._clock.wait(self._stop, quota.rule.retry):
+                log.info("%s: stopping, not copied while the pull quota was low", ref)
+                return False
+            await manifests.head_manifest(source, ref)  # free: updates RateLimit-Remaining
+            error = quota.low()
+        return True
