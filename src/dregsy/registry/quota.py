@@ -3,25 +3,33 @@
 Docker Hub counts manifest GETs as pulls and reports what is left in `RateLimit-Remaining`
 on every manifest response, HEAD included (HEADs are free). `RegistryTraffic` keeps the
 last count; a `PullQuota` on a source's client turns a GET that would pull while fewer than
-`min` are left into `PullQuotaLowError`, which the runner answers by waiting.
+`min` are left into `PullQuotaLowError`, which the runner answers by waiting. Until the
+registry has said anything, the runner asks with a HEAD before the first GET.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from dregsy.config.types import RateLimit
 from dregsy.errors import PullQuotaLowError
 from dregsy.registry.traffic import RegistryTraffic
 
 
-@dataclass(frozen=True, slots=True)
 class PullQuota:
     """The `ratelimit` rule of one source location, judged by what its registry last said."""
 
-    registry: str  # host[:port] as RegistryTraffic names it
-    rule: RateLimit
-    traffic: RegistryTraffic
+    def __init__(self, registry: str, rule: RateLimit, traffic: RegistryTraffic) -> None:
+        self.registry = registry  # host[:port] as RegistryTraffic names it
+        self.rule = rule
+        self.traffic = traffic
+        self._probed = False
+
+    def unknown(self) -> bool:
+        """True until the registry reported its quota or one HEAD showed it does not."""
+        return not self._probed and self.traffic.ratelimit(self.registry) is None
+
+    def probed(self) -> None:
+        """A manifest HEAD was answered: whatever it said (or not) is what there is to know."""
+        self._probed = True
 
     def low(self) -> PullQuotaLowError | None:
         """The error to raise if the last remaining count seen is below `min` (an unknown

@@ -176,6 +176,11 @@ class TaskRunner:
         stats: RunStats,
     ) -> PullQuotaLowError | None:
         """Decide and copy one image (in an image slot); the quota error if it must wait."""
+        quota = source.pull_quota
+        if quota is not None and quota.unknown():
+            # Learn the quota with a free HEAD before a GET could spend the last pulls.
+            await manifests.head_manifest(source, pair.source)
+            quota.probed()
         try:
             decision = await self._decider.decide(
                 source, target, pair.source, pair.target, pair.mapping, new_repositories
@@ -186,8 +191,8 @@ class TaskRunner:
                 digest = short(decision.digest)
                 log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
                 return None
-            if source.pull_quota is not None:
-                source.pull_quota.check()  # every relay pulls the manifest to copy it
+            if quota is not None:
+                quota.check()  # every relay pulls the manifest to copy it
             if decision.rebuilt:
                 log.info(
                     "%s: a new index of platforms %s, digest %s (the source index's "
