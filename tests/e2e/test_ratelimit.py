@@ -8,6 +8,7 @@ with skopeo against the source's digest.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -47,6 +48,19 @@ tasks:
 """
     )
     return path
+
+
+class _OnLog(logging.Handler):
+    """Sets an event when a record containing `needle` is logged."""
+
+    def __init__(self, needle: str, event: asyncio.Event) -> None:
+        super().__init__()
+        self._needle = needle
+        self._event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._needle in record.getMessage():
+            self._event.set()
 
 
 def _manifest_gets(proxy: QuotaProxy) -> list[float]:
@@ -152,8 +166,14 @@ async def test_a_429_pauses_every_client_of_the_registry(
         try:
             await asyncio.gather(first.base_url(), second.base_url())
             proxy.refuse(1, retry_after="2", method="HEAD")
-            pending = asyncio.create_task(manifests.head_manifest(first, ref))
-            assert await asyncio.to_thread(proxy.refused.wait, 10)
+            paused = asyncio.Event()
+            watcher = _OnLog("answered 429", paused)
+            logging.getLogger("dregsy.registry.backoff").addHandler(watcher)
+            try:
+                pending = asyncio.create_task(manifests.head_manifest(first, ref))
+                await asyncio.wait_for(paused.wait(), 10)  # the first client has its 429
+            finally:
+                logging.getLogger("dregsy.registry.backoff").removeHandler(watcher)
             asked = time.monotonic()
             assert await manifests.head_manifest(second, ref) is not None
             assert await pending is not None

@@ -61,7 +61,6 @@ class QuotaProxy(BackgroundServer[ThreadingHTTPServer]):
         self._refusals: list[_Refusal] = []
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
-        self.refused = threading.Event()  # set when a 429 was answered
         self._host = ""
 
     @property
@@ -125,7 +124,6 @@ class QuotaProxy(BackgroundServer[ThreadingHTTPServer]):
                 out.append(("Retry-After", refusal.retry_after))
             payload = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}'
             self._record(Seen(method, bare, 429, arrived))
-            self.refused.set()
             return 429, out, payload
         status, upstream_headers, payload = self._forward(method, path, headers, body)
         out = [(k, v) for k, v in upstream_headers if k.lower() not in _HOP_BY_HOP]
