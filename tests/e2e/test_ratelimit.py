@@ -31,9 +31,12 @@ from tests.support.seed import SeededImages
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
 
 
-def _config(path: Path, source: str, target: str, ratelimit: str = "") -> Path:
+def _config(
+    path: Path, source: str, target: str, ratelimit: str = "", relay: str = "native"
+) -> Path:
     path.write_text(
         f"""
+relay: {relay}
 tasks:
   - name: hub
     source:
@@ -89,13 +92,14 @@ async def test_quota_headers_and_requests_are_recorded(
     assert sum(counts.values()) == len(proxy.seen())
 
 
+@pytest.mark.parametrize("relay", ["native", "skopeo"])
 def test_waits_while_the_quota_is_low_then_copies(
-    seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
+    relay: str, seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
 ) -> None:
     with QuotaProxy(seeded.registry, limit=100) as proxy:
         proxy.set_remaining(3)
         limit = "      ratelimit: {min: 5, retry: 1s}"
-        config = _config(tmp_path / "c.yaml", proxy.host, target_registry.host, limit)
+        config = _config(tmp_path / "c.yaml", proxy.host, target_registry.host, limit, relay)
         daemon = Daemon(config, tmp_path / "dregsy.log")
         try:
             line = f"rate limit: {proxy.host} has 3 of 100 pulls left (min 5), waiting 1s"
@@ -109,7 +113,7 @@ def test_waits_while_the_quota_is_low_then_copies(
     assert "task hub: 1 copied, 0 skipped, 0 failed" in log
     heads = [s for s in proxy.seen() if s.manifest and s.method == "HEAD"]
     assert len(heads) >= 3  # the first look, and a re-check after each wait
-    assert len(_manifest_gets(proxy)) == 1
+    assert len(_manifest_gets(proxy)) >= 1  # skopeo may also GET what dregsy did
     target = f"{target_registry.host}/mirror/demo/app:v1"
     assert skopeo.digest_of(target) == seeded.digest("demo/app:v1")
 

@@ -111,7 +111,7 @@ class QuotaProxy(BackgroundServer[ThreadingHTTPServer]):
         return None
 
     def answer(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """The status, headers and body for one request (forwarded, or refused)."""
         arrived = time.monotonic()
@@ -142,13 +142,21 @@ class QuotaProxy(BackgroundServer[ThreadingHTTPServer]):
             self._seen.append(seen)
 
     def _forward(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.upstream.port, timeout=30)
         try:
-            forwarded = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
-            forwarded["Host"] = self.upstream.host
-            connection.request(method, path, body=body or None, headers=forwarded)
+            # Headers one by one: clients send several `Accept` lines.
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", self.upstream.host)
+            for name, value in headers:
+                if name.lower() not in _HOP_BY_HOP and name.lower() not in (
+                    "host",
+                    "content-length",
+                ):
+                    connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body or None)
             response = connection.getresponse()
             payload = response.read()
             upstream_url = f"http://{self.upstream.host}"
@@ -174,7 +182,7 @@ def _handler_class(owner: QuotaProxy) -> type[BaseHTTPRequestHandler]:
         def _relay(self) -> None:
             size = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(size) if size > 0 else b""
-            headers = dict(self.headers.items())
+            headers = list(self.headers.items())
             status, out, payload = owner.answer(self.command, self.path, headers, body)
             self.send_response(status)  # with the proxy's own Date and Server
             length = str(len(payload))
