@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from dregsy.config.types import Location
+from dregsy.clock import SystemClock
+from dregsy.config.types import Location, RateLimit
 from dregsy.reference import Repository, parse_registry
 from dregsy.registry import manifests
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
 from dregsy.registry.retry import RetryPolicy
 from dregsy.registry.traffic import RegistryTraffic
+from dregsy.sync.quotawait import QuotaWaits
 from tests.support import skopeo
 from tests.support.dregsy_cli import Daemon, run
 from tests.support.quota_proxy import QuotaProxy
@@ -226,3 +228,50 @@ tasks:
     for prefix in ("from-hub", "other"):
         target = f"{target_registry.host}/{prefix}/demo/app:v1"
         assert skopeo.digest_of(target) == seeded.digest("demo/app:v1")
+
+
+class _Turns(SystemClock):
+    """A clock whose waits return at once, counting them; the quota recovers on the
+    `recover_at`-th wait."""
+
+    def __init__(self, proxy: QuotaProxy, recover_at: int) -> None:
+        self.waits = 0
+        self._proxy = proxy
+        self._recover_at = recover_at
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
+        self.waits += 1
+        if self.waits == self._recover_at:
+            self._proxy.set_remaining(50)
+        await asyncio.sleep(0)
+        return event.is_set()
+
+
+async def test_images_waiting_on_one_quota_take_turns(
+    seeded: SeededImages, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three images wait on one low quota: one log line and one HEAD per `retry`, not
+    three; once it recovers, all three go on."""
+    with QuotaProxy(seeded.registry) as proxy:
+        proxy.set_remaining(0)
+        pool = HttpPool(HttpSettings(certs_dir=tmp_path))
+        location = Location(parse_registry(proxy.host), ratelimit=RateLimit(min=1, retry=60))
+        source = RegistryDirectory(pool).source(location)
+        repo = Repository.parse(source.registry, "demo/app")
+        clock = _Turns(proxy, recover_at=2)
+        waits = QuotaWaits(asyncio.Event(), clock)
+        try:
+            await manifests.head_manifest(source, repo.tag("v1"))  # the registry says 0
+            before = len(proxy.seen())
+            with caplog.at_level(logging.INFO, logger="dregsy.sync.quotawait"):
+                results = await asyncio.gather(
+                    *(waits.wait(source, repo.tag(tag)) for tag in ("v1", "v2", "v1"))
+                )
+        finally:
+            await pool.aclose()
+    assert results == [True, True, True]
+    assert clock.waits == 2
+    heads = [s for s in proxy.seen()[before:] if s.method == "HEAD" and s.manifest]
+    assert len(heads) == 2
+    line = f"rate limit: {proxy.host} has 0 of 100 pulls left (min 1), waiting 1m"
+    assert caplog.text.count(line) == 2

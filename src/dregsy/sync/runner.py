@@ -5,9 +5,8 @@ mapping's expansion) that fails is logged with its reference and cause, and the 
 runs; even an unexpected error fails only that image or mapping.
 
 An image whose source has a `ratelimit` and would pull while the registry reports fewer
-than `min` pulls left gives its image slot back, waits `retry`, re-checks with a HEAD of
-its source manifest (free on Docker Hub) and starts over once enough are left. A stop
-request ends the wait at once, leaving that image for the next run.
+than `min` pulls left gives its image slot back, waits (`dregsy.sync.quotawait`) and starts
+over once enough are left; a stop request ends the wait, leaving the image for next time.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
-from dregsy.duration import format_duration
 from dregsy.errors import DregsyError, PullQuotaLowError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference
@@ -32,6 +30,7 @@ from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
+from dregsy.sync.quotawait import QuotaWaits
 from dregsy.sync.stats import RunStats
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,8 @@ class TaskRunner:
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
         self._decider = Decider(relay)
-        self._stop = stop or asyncio.Event()  # set: pull-quota waits end at once
-        self._clock = clock or SystemClock()
+        # A stop request ends pull-quota waits at once.
+        self._quota_waits = QuotaWaits(stop or asyncio.Event(), clock or SystemClock())
 
     async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -154,7 +153,7 @@ class TaskRunner:
                     low = await self._try_image(
                         task, pair, source, target, run_state, new_repositories, stats
                     )
-                if low is None or not await self._quota_wait(low, source, pair.source):
+                if not low or not await self._quota_waits.wait(source, pair.source):
                     return
         except asyncio.CancelledError:
             raise
@@ -174,8 +173,9 @@ class TaskRunner:
         run_state: object,
         new_repositories: NewRepositories,
         stats: RunStats,
-    ) -> PullQuotaLowError | None:
-        """Decide and copy one image (in an image slot); the quota error if it must wait."""
+    ) -> bool:
+        """Decide and copy one image (in an image slot); True if the pull quota was low:
+        then no tag was written, and it must wait and start over."""
         quota = source.pull_quota
         if quota is not None and quota.unknown():
             # Learn the quota with a free HEAD before a GET could spend the last pulls.
@@ -190,7 +190,7 @@ class TaskRunner:
                 level = logging.INFO if task.verbose else logging.DEBUG
                 digest = short(decision.digest)
                 log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
-                return None
+                return False
             if quota is not None:
                 quota.check()  # every relay pulls the manifest to copy it
             if decision.rebuilt:
@@ -214,8 +214,8 @@ class TaskRunner:
                 new_repository=decision.new_repository,
             )
             outcome = await self._relay.copy(job, run_state)
-        except PullQuotaLowError as low:
-            return low
+        except PullQuotaLowError:
+            return True
         stats.copied += 1
         stats.bytes += outcome.bytes
         log.info(
@@ -225,21 +225,4 @@ class TaskRunner:
             short(decision.digest),
             decision.reason,
         )
-        return None
-
-    async def _quota_wait(
-        self, low: PullQuotaLowError, source: RegistryClient, ref: Reference
-    ) -> bool:
-        """Wait (holding no image slot) until the source has enough pulls left, asking
-        with a HEAD after each `retry`; False if a stop request ended the wait."""
-        quota = source.pull_quota
-        assert quota is not None  # only a client with a quota raises PullQuotaLowError
-        error: PullQuotaLowError | None = low
-        while error is not None:
-            log.info("%s, waiting %s", error, format_duration(quota.rule.retry))
-            if await self._clock.wait(self._stop, quota.rule.retry):
-                log.info("%s: stopping, not copied while the pull quota was low", ref)
-                return False
-            await manifests.head_manifest(source, ref)  # free: updates RateLimit-Remaining
-            error = quota.low()
-        return True
+        return False
