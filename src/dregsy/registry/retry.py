@@ -105,6 +105,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         while True:
             last = attempt + 1 >= attempts
             await self._paused()
+            paused = False  # the next attempt waits for a registry-wide pause
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
@@ -123,6 +124,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
                     delay = self._policy.backoff(attempt, self._rng())
                 if status == 429 and self._pause is not None:
                     self._pause.hold(self._clock(), delay)
+                    paused = True
                 if last:
                     return response
                 reason = f"HTTP {status}"
@@ -137,8 +139,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 attempt + 1,
                 attempts,
             )
-            if self._pause is None or reason != "HTTP 429":
-                await self._sleep(delay)  # (a 429's pause is waited for at the loop's top)
+            if not paused:
+                await self._sleep(delay)
 
     async def _paused(self) -> None:
         """Wait while the registry is paused, also when another request extends the pause."""
