@@ -154,3 +154,20 @@ async def test_a_429_pauses_every_client_of_the_registry() -> None:
         assert (await second.get("https://r.test/b")).status_code == 200
     assert sleeps == [("a", 20.0), ("b", 10.0)]
     assert sent == [("a", 100.0), ("a", 120.0), ("b", 120.0)]
+
+
+async def test_a_429_to_a_request_sent_once_still_pauses_the_registry() -> None:
+    pauses = RegistryPauses()
+    pause = pauses.for_registry("r.test")
+    script = Script(429, headers={"Retry-After": "Thu, 01 Jan 1970 00:00:07 GMT"})
+    script.headers["Date"] = "Thu, 01 Jan 1970 00:00:02 GMT"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    transport = RetryTransport(httpx.MockTransport(script), pause=pause, clock=lambda: 50.0)
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.put("https://r.test/upload", content=body())
+    assert response.status_code == 429
+    assert script.calls == 1
+    assert pause.until == 55.0  # the HTTP date, 5 s after the answer's own Date
