@@ -275,3 +275,16 @@ async def test_images_waiting_on_one_quota_take_turns(
     assert len(heads) == 2
     line = f"rate limit: {proxy.host} has 0 of 100 pulls left (min 1), waiting 1m"
     assert caplog.text.count(line) == 2
+
+
+def test_sigterm_ends_a_429_pause(
+    seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    with QuotaProxy(seeded.registry) as proxy:
+        proxy.refuse(4, retry_after="3600", method="GET")  # paused for 60 s, the cap
+        config = _config(tmp_path / "c.yaml", proxy.host, target_registry.host)
+        daemon = Daemon(config, tmp_path / "dregsy.log")
+        daemon.wait_for("pausing all requests to it for 60.0 s")
+        assert daemon.stop(timeout=10) in (0, 1)  # fails the test if it takes longer
+    assert "Traceback" not in daemon.text()
+    assert [s.status for s in proxy.seen() if s.manifest] == [429]
