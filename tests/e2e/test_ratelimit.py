@@ -8,6 +8,7 @@ with skopeo against the source's digest.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from email.utils import formatdate
@@ -25,6 +26,7 @@ from dregsy.registry.retry import RetryPolicy
 from dregsy.registry.traffic import RegistryTraffic
 from dregsy.sync.quotawait import QuotaWaits
 from tests.support import skopeo
+from tests.support.dockerd import DockerDaemon
 from tests.support.dregsy_cli import Daemon, run
 from tests.support.quota_proxy import QuotaProxy
 from tests.support.registry import RegistryServer
@@ -288,3 +290,38 @@ def test_sigterm_ends_a_429_pause(
         assert daemon.stop(timeout=10) in (0, 1)  # fails the test if it takes longer
     assert "Traceback" not in daemon.text()
     assert [s.status for s in proxy.seen() if s.manifest] == [429]
+
+
+def test_the_docker_relay_waits_too(
+    dockerd: DockerDaemon,
+    seeded: SeededImages,
+    target_registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    """The daemon pulls by itself; dregsy's HEADs keep the count and hold the copy back."""
+    with QuotaProxy(seeded.registry) as proxy:
+        proxy.set_remaining(0)
+        config = tmp_path / "c.yaml"
+        config.write_text(
+            f"""
+dockerhost: {dockerd.host}
+tasks:
+  - name: hub
+    source:
+      registry: {proxy.host}
+      ratelimit: {{min: 1, retry: 1s}}
+    target: {{registry: {target_registry.host}}}
+    mappings: [{{from: demo/app, to: mirror/demo/app, tags: [v1]}}]
+"""
+        )
+        daemon = Daemon(config, tmp_path / "dregsy.log")
+        try:
+            daemon.wait_for(f"rate limit: {proxy.host} has 0 of 100 pulls left", count=2)
+            assert _manifest_gets(proxy) == []  # neither dregsy nor the daemon pulled
+            proxy.set_remaining(10)
+            assert daemon.process.wait(timeout=60) == 0, daemon.text()
+        finally:
+            daemon.stop()
+    assert "task hub: 1 copied, 0 skipped, 0 failed" in daemon.text()
+    copied = json.loads(skopeo.inspect_raw(f"{target_registry.host}/mirror/demo/app:v1"))
+    assert copied["config"]["digest"] == seeded.image("demo/app:v1").config_digest
