@@ -15,6 +15,7 @@ import logging
 
 from dregsy.clock import Clock
 from dregsy.duration import format_duration
+from dregsy.errors import DregsyError
 from dregsy.reference import Reference
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
@@ -45,6 +46,9 @@ class QuotaWaits:
                 if await self._clock.wait(self._stop, quota.rule.retry):
                     log.info("%s: stopping, not copied while the pull quota was low", ref)
                     return False
-                if await manifests.head_manifest(source, ref) is None:
-                    return True  # the tag is gone: the image's next attempt says so
+                try:
+                    if await manifests.head_manifest(source, ref) is None:
+                        return True  # the tag is gone: the image's next attempt says so
+                except DregsyError:
+                    return True  # so does a failed re-check
         return True

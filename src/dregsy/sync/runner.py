@@ -147,22 +147,10 @@ class TaskRunner:
         new_repositories: NewRepositories,
         stats: RunStats,
     ) -> None:
-        try:
-            while True:
-                async with self._image_slots:
-                    low = await self._try_image(
-                        task, pair, source, target, run_state, new_repositories, stats
-                    )
-                if not low or not await self._quota_waits.wait(source, pair.source):
-                    return
-        except asyncio.CancelledError:
-            raise
-        except DregsyError as exc:
-            stats.fail()
-            log.error("%s -> %s: %s", pair.source, pair.target, exc)
-        except Exception as exc:  # the boundary: a bug fails one image, not the run
-            stats.fail()
-            log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
+        """Sync one image, waiting (without its slot) whenever the pull quota is low."""
+        while await self._try_image(task, pair, source, target, run_state, new_repositories, stats):
+            if not await self._quota_waits.wait(source, pair.source):
+                return
 
     async def _try_image(
         self,
@@ -174,55 +162,71 @@ class TaskRunner:
         new_repositories: NewRepositories,
         stats: RunStats,
     ) -> bool:
-        """Decide and copy one image (in an image slot); True if the pull quota was low:
+        """Decide and copy one image in an image slot; True if the pull quota was low:
         then no tag was written, and it must wait and start over."""
-        quota = source.pull_quota
-        if quota is not None and quota.unknown():
-            # Learn the quota with a free HEAD before a GET could spend the last pulls.
-            await manifests.head_manifest(source, pair.source)
-            quota.probed()
-        try:
-            decision = await self._decider.decide(
-                source, target, pair.source, pair.target, pair.mapping, new_repositories
-            )
-            if decision.action is TagAction.SKIP:
-                stats.skipped += 1
-                level = logging.INFO if task.verbose else logging.DEBUG
-                digest = short(decision.digest)
-                log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
-                return False
-            if quota is not None:
-                quota.check()  # every relay pulls the manifest to copy it
-            if decision.rebuilt:
-                log.info(
-                    "%s: a new index of platforms %s, digest %s (the source index's "
-                    "digest differs: it lists other platforms too)",
-                    pair.target,
-                    ", ".join(pair.mapping.platforms or ()),
-                    short(decision.digest),
+        async with self._image_slots:
+            try:
+                await _learn_quota(source, pair.source)
+                decision = await self._decider.decide(
+                    source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
-            job = ImageJob(
-                source=pair.source,
-                target=pair.target,
-                source_location=task.source,
-                target_location=task.target,
-                digest=decision.digest,
-                platform=pair.mapping.platform,
-                manifest=decision.manifest,
-                rebuilt=decision.rebuilt,
-                verbose=task.verbose,
-                new_repository=decision.new_repository,
+                if decision.action is TagAction.SKIP:
+                    stats.skipped += 1
+                    level = logging.INFO if task.verbose else logging.DEBUG
+                    digest = short(decision.digest)
+                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+                    return False
+                if source.pull_quota is not None:
+                    source.pull_quota.check()  # every relay pulls the manifest to copy it
+                if decision.rebuilt:
+                    log.info(
+                        "%s: a new index of platforms %s, digest %s (the source index's "
+                        "digest differs: it lists other platforms too)",
+                        pair.target,
+                        ", ".join(pair.mapping.platforms or ()),
+                        short(decision.digest),
+                    )
+                job = ImageJob(
+                    source=pair.source,
+                    target=pair.target,
+                    source_location=task.source,
+                    target_location=task.target,
+                    digest=decision.digest,
+                    platform=pair.mapping.platform,
+                    manifest=decision.manifest,
+                    rebuilt=decision.rebuilt,
+                    verbose=task.verbose,
+                    new_repository=decision.new_repository,
+                )
+                outcome = await self._relay.copy(job, run_state)
+            except asyncio.CancelledError:
+                raise
+            except PullQuotaLowError:
+                return True
+            except DregsyError as exc:
+                stats.fail()
+                log.error("%s -> %s: %s", pair.source, pair.target, exc)
+                return False
+            except Exception as exc:  # the boundary: a bug fails one image, not the run
+                stats.fail()
+                log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
+                return False
+            stats.copied += 1
+            stats.bytes += outcome.bytes
+            log.info(
+                "%s -> %s: copied %s (%s)",
+                pair.source,
+                pair.target,
+                short(decision.digest),
+                decision.reason,
             )
-            outcome = await self._relay.copy(job, run_state)
-        except PullQuotaLowError:
-            return True
-        stats.copied += 1
-        stats.bytes += outcome.bytes
-        log.info(
-            "%s -> %s: copied %s (%s)",
-            pair.source,
-            pair.target,
-            short(decision.digest),
-            decision.reason,
-        )
         return False
+
+
+async def _learn_quota(source: RegistryClient, ref: Reference) -> None:
+    """A rate-limited source whose registry has not said its quota yet: ask with a free
+    HEAD before a GET could spend the last pulls."""
+    quota = source.pull_quota
+    if quota is not None and quota.unknown():
+        await manifests.head_manifest(source, ref)
+        quota.probed()
