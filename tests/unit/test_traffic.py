@@ -3,7 +3,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from dregsy.config.types import RateLimit
+from dregsy.errors import PullQuotaLowError
 from dregsy.reference import Registry
+from dregsy.registry.quota import PullQuota
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.traffic import RegistryTraffic, TrafficTransport, quota_number
 
@@ -50,3 +53,21 @@ async def test_every_attempt_is_counted_under_the_registry_or_the_host_asked() -
         ("auth.docker.io", "GET", "200"): 1,
     }
     assert traffic.ratelimits()["registry-1.docker.io"] == (9, None)
+
+
+def test_pull_quota_is_low_only_below_min_of_what_the_registry_said() -> None:
+    traffic = RegistryTraffic()
+    quota = PullQuota("registry-1.docker.io", RateLimit(min=10, retry=60), traffic)
+    assert quota.unknown()
+    assert quota.low() is None  # nothing said: not low
+    quota.check()
+    quota.probed()
+    assert not quota.unknown()  # asked once; the registry sends no quota
+    traffic.record("registry-1.docker.io", "HEAD", 200, {"ratelimit-remaining": "10"})
+    assert quota.low() is None
+    headers = {"ratelimit-remaining": "9;w=21600", "ratelimit-limit": "100;w=21600"}
+    traffic.record("registry-1.docker.io", "HEAD", 200, headers)
+    traffic.record("ghcr.io", "HEAD", 200, {"ratelimit-remaining": "50"})
+    with pytest.raises(PullQuotaLowError) as info:
+        quota.check()
+    assert str(info.value) == "rate limit: registry-1.docker.io has 9 of 100 pulls left (min 10)"
