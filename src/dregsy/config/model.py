@@ -17,6 +17,7 @@ from dregsy.config.fields import (
     parse_auth,
     parse_cache_duration,
     parse_interval,
+    parse_media_type,
     parse_platform,
     parse_platforms,
     parse_refresh,
@@ -89,6 +90,9 @@ class MappingModel:
     tags: tuple[TagEntry, ...] | None
     platform: str | None
     platforms: tuple[str, ...] | None
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,9 @@ class TaskModel:
     source: LocationModel
     target: LocationModel
     mappings: tuple[MappingModel, ...]
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,12 +220,19 @@ _LOCATION_KEYS = (
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
 )
+# On a mapping, and on a task as the default of its mappings.
+_REFERRER_KEYS = (
+    Key("referrers", boolean),
+    Key("referrer-types", list_of(parse_media_type, non_empty=True)),
+    Key("digest-tags", boolean),
+)
 _MAPPING_KEYS = (
     Key("from", parse_source, field="from_", required=True),
     Key("to", parse_target),
     Key("tags", list_of(parse_tag)),
     Key("platform", parse_platform),
     Key("platforms", parse_platforms),
+    *_REFERRER_KEYS,
 )
 _TASK_KEYS = (
     Key("name", text, required=True),
@@ -227,6 +241,7 @@ _TASK_KEYS = (
     Key("source", _location, required=True),
     Key("target", _location, required=True),
     Key("mappings", list_of(_mapping, non_empty=True), required=True),
+    *_REFERRER_KEYS,
 )
 TOP_KEYS = (
     Key("relay", one_of("native", "docker", "skopeo")),
