@@ -14,6 +14,7 @@ the image's repository.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from dregsy.errors import UnsupportedManifestError
 
 COSIGN_SUFFIXES = ("sig", "att", "sbom")
 MAX_TAG_LENGTH = 128  # the distribution spec's tag grammar
+_REFERRER_TAG_RE = re.compile(r"sha256-[a-f0-9]{64}(?:\.(?:sig|att|sbom))?|sha512-[a-f0-9]{123}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,11 @@ def fallback_tag(digest: str) -> str:
 def cosign_tags(digest: str) -> tuple[str, ...]:
     """cosign's tags for the signatures, attestations and SBOMs of `digest`."""
     return tuple(f"{fallback_tag(digest)}.{suffix}" for suffix in COSIGN_SUFFIXES)
+
+
+def is_referrer_tag(tag: str) -> bool:
+    """Whether a tag is a fallback tag or a cosign tag (copied with its image, not alone)."""
+    return _REFERRER_TAG_RE.fullmatch(tag) is not None
 
 
 def parse_referrers(raw: bytes, what: str) -> list[Referrer]:
