@@ -247,7 +247,7 @@ class ReferrerCopier:
             if current is None or current.etag is None:
                 # No ETag to guard the push with: read again right before it.
                 head = await manifests.head_manifest(self._target, ref)
-                if (head and head.digest) != (current and current.digest):
+                if (head.digest if head else None) != (current.digest if current else None):
                     continue
             if_match = current.etag if current else None
             if not await put_tag_index(self._target, ref, raw, if_match=if_match):

@@ -76,14 +76,20 @@ async def read_tag_index(client: RegistryClient, ref: Reference) -> TagIndex | N
 
 
 async def put_tag_index(
-    client: RegistryClient, ref: Reference, raw: bytes, *, if_match: str | None
+    client: RegistryClient, ref: Reference, raw: bytes, *, if_match: str | None = None
 ) -> bool:
-    """PUT a fallback tag's index; False when the registry says it changed meanwhile (412)."""
+    """PUT a fallback tag's index; False when the registry says it changed meanwhile (412).
+
+    `if_match` is the ETag of the index that was merged; without one (a new tag) the PUT
+    asks `If-None-Match: *`. Registries that ignore both are checked by reading again.
+    """
     scope = client.scope_for(ref.repository.path)
     path = f"/v2/{ref.repository.path}/manifests/{ref.identifier}"
     headers = {"Content-Type": mediatypes.OCI_INDEX}
     if if_match is not None:
         headers["If-Match"] = if_match
+    else:
+        headers["If-None-Match"] = "*"
     async with client.stream("PUT", path, scopes=(scope,), headers=headers, content=raw) as resp:
         if resp.status_code == 412:
             return False
