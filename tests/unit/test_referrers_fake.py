@@ -216,11 +216,11 @@ async def test_another_writer_between_read_and_push_is_kept(etags: bool) -> None
     def other_writer(request: httpx.Request) -> httpx.Response | None:
         # With ETags: just before our PUT lands; without: at our re-read before the PUT.
         method = "PUT" if etags else "HEAD"
-        if request.method == method and request.url.path.endswith(f"/manifests/{tag}"):
-            if not raced:
-                raced.append(request.method)
-                _put(target, "mirror/app", theirs)
-                target.put_manifest("mirror/app", INDEX, referrers_index([theirs]), tag)
+        ours = request.method == method and request.url.path.endswith(f"/manifests/{tag}")
+        if ours and not raced:
+            raced.append(request.method)
+            _put(target, "mirror/app", theirs)
+            target.put_manifest("mirror/app", INDEX, referrers_index([theirs]), tag)
         return None
 
     target.faults.append(other_writer)
