@@ -29,16 +29,16 @@ from typing import Any
 from dregsy.config.types import ReferrerSettings
 from dregsy.copy.engine import ImageCopier
 from dregsy.copy.plan import short
-from dregsy.copy.referrer_index import (
+from dregsy.errors import RegistryError
+from dregsy.manifest import Manifest
+from dregsy.reference import Repository
+from dregsy.referrers import (
     Referrer,
     cosign_tags,
     fallback_tag,
     merged_index,
     missing,
 )
-from dregsy.errors import RegistryError
-from dregsy.manifest import Manifest
-from dregsy.reference import Repository
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.referrers import (

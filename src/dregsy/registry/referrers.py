@@ -12,11 +12,11 @@ import asyncio
 from dataclasses import dataclass
 
 from dregsy import mediatypes
-from dregsy.copy.referrer_index import Referrer, parse_referrers
 from dregsy.digest import digest_of, is_digest
 from dregsy.errors import DigestMismatchError, NotFoundError
 from dregsy.manifest import MAX_MANIFEST_BYTES
 from dregsy.reference import Reference, Repository
+from dregsy.referrers import Referrer, parse_referrers
 from dregsy.registry.client import RegistryClient, read_capped
 from dregsy.registry.errors import raise_for_status
 from dregsy.registry.pages import next_link

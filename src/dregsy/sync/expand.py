@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 
 from dregsy.config.types import Mapping, Task
-from dregsy.copy.referrer_index import is_referrer_tag
 from dregsy.errors import DregsyError, InvalidReferenceError, NotFoundError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference, Repository
+from dregsy.referrers import is_referrer_tag
 from dregsy.registry import tags
 from dregsy.registry.client import RegistryClient
 from dregsy.selection.filters import TagRef
