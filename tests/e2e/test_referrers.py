@@ -24,7 +24,8 @@ from tests.support.artifacts import (
 )
 from tests.support.dregsy_cli import run
 from tests.support.oci import OCI_INDEX
-from tests.support.registry import RegistryServer
+from tests.support.referrers_proxy import ReferrersProxy
+from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
@@ -68,7 +69,10 @@ def _sign(seeded: SeededImages) -> Signed:
     return Signed(index.digest, child.digest, index_sig, sbom, sbom_sig, cosign_sig)
 
 
-def _config(tmp_path: Path, source: RegistryServer, target: RegistryServer) -> Path:
+def _config(
+    tmp_path: Path, source: RegistryServer | ReferrersProxy, target: RegistryServer | ReferrersProxy
+) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "config.yaml"
     path.write_text(
         f"""
@@ -179,3 +183,50 @@ def test_an_entry_only_at_the_target_survives_the_merge(
     assert second.returncode == 0, second.stderr
     assert count(target_registry.requests(), method="PUT") == 0
     assert target.listed(MIRROR, signed.index) == [theirs.digest, signed.index_sig.digest]
+
+
+def test_to_and_from_a_registry_with_the_referrers_api(
+    seeded: SeededImages, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    """distribution 2.8 (fallback tags) -> a registry with the API -> distribution 2.8."""
+    signed = _sign(seeded)
+    middle, last = registry_factory("api-backend"), registry_factory("last")
+    with ReferrersProxy(middle.host) as api:
+        to_api = _config(tmp_path / "one", seeded.registry, api)
+        first = run(to_api)
+        assert first.returncode == 0, first.stderr
+        # each referrer is at the registry by digest (read from the registry itself)...
+        for item in (signed.index_sig, signed.sbom, signed.sbom_sig):
+            _at_target(middle, item)
+        # ...which lists them through its API (it answered OCI-Subject): no fallback tags
+        assert api.referrers(MIRROR, signed.index) == [signed.index_sig.digest]
+        assert api.referrers(MIRROR, signed.child) == [signed.sbom.digest]
+        assert api.referrers(MIRROR, signed.sbom.digest) == [signed.sbom_sig.digest]
+        raw = RawRegistry(middle.url)
+        for subject in (signed.index, signed.child, signed.sbom.digest):
+            assert raw.get(MIRROR, fallback_tag(subject)) is None
+
+        # and read through the API when it is the source
+        config = tmp_path / "two.yaml"
+        config.write_text(
+            f"""
+tasks:
+  - name: onwards
+    source: {{registry: {api.host}}}
+    target: {{registry: {last.host}}}
+    mappings:
+      - from: {MIRROR}
+        to: again
+        referrers: true
+"""
+        )
+        api.listings.clear()
+        second = run(config)
+        assert second.returncode == 0, second.stderr
+        assert api.listings, "the source's referrers API was not used"
+    last_raw = RawRegistry(last.url)
+    assert last_raw.listed("again", signed.index) == [signed.index_sig.digest]
+    assert last_raw.listed("again", signed.child) == [signed.sbom.digest]
+    assert last_raw.listed("again", signed.sbom.digest) == [signed.sbom_sig.digest]
+    for item in (signed.index_sig, signed.sbom, signed.sbom_sig):
+        assert skopeo.inspect_raw(f"{last.host}/again@{item.digest}") == item.manifest
