@@ -227,3 +227,30 @@ async def test_another_writer_between_read_and_push_is_kept(etags: bool) -> None
     await world.sync(signed.index)
     assert raced
     assert _listed(target, "mirror/app", signed.index) == [theirs.digest, signed.sig.digest]
+
+
+async def test_a_stale_entry_of_the_source_index_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = FakeRegistry(host="src.test")
+    target = FakeRegistry(host="dst.test")
+    signed = _seed(source, fallback=True)
+    index_raw = source.manifests["demo/app"][signed.index][1]
+    gone = notation_signature(subject_of(signed.index, index_raw, INDEX))  # never pushed
+    tag = fallback_tag(signed.index)
+    source.put_manifest("demo/app", INDEX, referrers_index([gone, signed.sig]), tag)
+    world = World(source, target)
+    await world.sync(signed.index)
+    assert _has(target, signed.sig)
+    assert _listed(target, "mirror/app", signed.index) == [signed.sig.digest]
+    assert "is listed at the source but not there; left out" in caplog.text
+
+
+async def test_a_registry_answering_405_for_the_referrers_route_has_no_api() -> None:
+    source = FakeRegistry(host="src.test")
+    source.faults.append(lambda r: httpx.Response(405) if "/referrers/" in r.url.path else None)
+    target = FakeRegistry(host="dst.test")
+    signed = _seed(source, fallback=True)
+    world = World(source, target)
+    await world.sync(signed.index)
+    assert _listed(target, "mirror/app", signed.sbom.digest) == [signed.sbom_sig.digest]

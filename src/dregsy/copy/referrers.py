@@ -29,7 +29,8 @@ from typing import Any
 from dregsy.config.types import ReferrerSettings
 from dregsy.copy.engine import ImageCopier
 from dregsy.copy.plan import short
-from dregsy.errors import RegistryError
+from dregsy.copy.transfers import Transfers
+from dregsy.errors import NotFoundError, RegistryError
 from dregsy.manifest import Manifest
 from dregsy.reference import Repository
 from dregsy.referrers import (
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 8  # referrers of referrers of ...
 MERGE_ATTEMPTS = 5  # read-merge-push rounds of a fallback index before giving up
 MEMORY_SIZE = 4096
+_LISTED, _UNLISTED, _MISSING = "listed", "unlisted", "missing"  # a referrer at the target
 
 
 class ReferrerMemory:
@@ -91,6 +93,7 @@ class ReferrerCopier:
         settings: ReferrerSettings,
         memory: ReferrerMemory,
         *,
+        transfers: Transfers | None = None,
         detail_level: int = logging.DEBUG,
     ) -> None:
         self._copier = copier
@@ -98,6 +101,7 @@ class ReferrerCopier:
         self._target = target
         self._settings = settings
         self._memory = memory
+        self._transfers = transfers or Transfers()  # the run's: images sharing a digest
         self._detail = detail_level
         self._seen: set[str] = set()
         self.copied = 0  # referrer manifests and cosign tags pushed
@@ -118,6 +122,7 @@ class ReferrerCopier:
 
     async def _if_changed(self, src: Repository, dst: Repository, digest: str) -> None:
         if not await self._referrers_changed(src, dst, digest):
+            log.log(self._detail, "%s@%s: referrers unchanged", dst, short(digest))
             return
         log.log(self._detail, "%s@%s: referrers changed at the source", dst, short(digest))
         top = await manifests.get_manifest(self._target, dst.digest(digest))
@@ -179,12 +184,18 @@ class ReferrerCopier:
         if digest in self._seen or depth > MAX_DEPTH:
             return
         self._seen.add(digest)
-        jobs = []
-        if self._settings.digest_tags:
-            jobs.append(self._cosign_tags(src, dst, digest))
-        if self._settings.referrers:
-            jobs.append(self._referrers(src, dst, digest, depth))
-        await _gather(jobs)
+
+        async def job() -> None:
+            jobs = []
+            if self._settings.digest_tags:
+                jobs.append(self._cosign_tags(src, dst, digest))
+            if self._settings.referrers:
+                jobs.append(self._referrers(src, dst, digest, depth))
+            await _gather(jobs)
+
+        # Tags of one image (latest, v1) share their referrers: walked once per run.
+        key = ("referrers", str(src), str(dst), digest, self._settings)
+        await self._transfers.once(key, job)
 
     async def _referrers(self, src: Repository, dst: Repository, digest: str, depth: int) -> None:
         listing = await self._read_source(src, digest)
@@ -197,30 +208,44 @@ class ReferrerCopier:
             index = await read_tag_index(self._target, dst.tag(fallback_tag(digest)))
         listed = {entry.digest for entry in (on_target if on_target is not None else [])}
         listed |= {entry.digest for entry in (index.entries if index else [])}
-        subjects = await asyncio.gather(
+        results = await asyncio.gather(
             *(
                 self._push_referrer(src, dst, digest, entry, entry.digest in listed)
                 for entry in wanted
             )
         )
-        await _gather([self._subject(src, dst, entry.digest, depth + 1) for entry in wanted])
-        if on_target is not None and all(subjects):
+        there = [e for e, result in zip(wanted, results, strict=True) if result is not _MISSING]
+        await _gather([self._subject(src, dst, entry.digest, depth + 1) for entry in there])
+        if on_target is not None and all(result is _LISTED for result in results):
             return  # the target lists referrers itself
-        every_one_wanted = len(wanted) == len(listing.entries)
+        every_one_wanted = len(there) == len(listing.entries)
+        wanted = there
         source_raw = listing.index.raw if listing.index and every_one_wanted else None
         await self._merge_fallback(dst, digest, wanted, source_raw)
 
     async def _push_referrer(
         self, src: Repository, dst: Repository, subject: str, entry: Referrer, listed: bool
-    ) -> bool:
-        """Copy one referrer unless the target has it; True when the target's registry
-        lists it by itself (answered `OCI-Subject`, or serves the API and had it)."""
+    ) -> str:
+        """Copy one referrer unless the target has it. `_LISTED`: the target's registry
+        lists it by itself (it answered `OCI-Subject`, or serves the API and had it);
+        `_UNLISTED`: the fallback index must list it; `_MISSING`: the source lists a
+        referrer it does not have (a stale fallback index), which is left out."""
         serves = self._memory.support.serves_api(self._target)
         if listed or await manifests.head_manifest(self._target, dst.digest(entry.digest)):
             log.log(self._detail, "referrer %s: already at %s", short(entry.digest), dst)
-            return bool(serves)
+            return _LISTED if serves else _UNLISTED
+        try:
+            manifest = await manifests.get_manifest(self._source, src.digest(entry.digest))
+        except NotFoundError:
+            log.warning(
+                "%s: referrer %s of %s is listed at the source but not there; left out",
+                src,
+                short(entry.digest),
+                short(subject),
+            )
+            return _MISSING
         pushed = await self._copier.copy(
-            src.digest(entry.digest), dst.digest(entry.digest), entry.digest
+            src.digest(entry.digest), dst.digest(entry.digest), entry.digest, manifest
         )
         self.copied += 1
         log.info(
@@ -230,9 +255,10 @@ class ReferrerCopier:
             entry.artifact_type or entry.media_type,
             short(subject),
         )
-        if pushed.subject is not None:
-            self._memory.support.learn(self._target, True)
-        return pushed.subject is not None
+        if pushed.subject is None:
+            return _UNLISTED
+        self._memory.support.learn(self._target, True)
+        return _LISTED
 
     async def _merge_fallback(
         self, dst: Repository, digest: str, wanted: Sequence[Referrer], source_raw: bytes | None

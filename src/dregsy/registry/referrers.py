@@ -23,6 +23,9 @@ from dregsy.registry.pages import next_link
 
 _INDEX_ACCEPT = {"Accept": mediatypes.OCI_INDEX}
 MAX_PAGES = 100
+# Answers that mean "no referrers API here". The spec says 404; registries without the
+# route also answer 400, 405 or 406 (crane falls back on those too).
+_NO_API = (400, 404, 405, 406)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ class TagIndex:
 async def list_referrers(
     client: RegistryClient, repo: Repository, digest: str
 ) -> list[Referrer] | None:
-    """The referrers of `digest` from the API, every page; None when it answers 404."""
+    """The referrers of `digest` from the API, every page; None when the registry does not
+    serve the API (404, or another answer of a missing route, or not an OCI index)."""
     scope = client.scope_for(repo.path)
     url: str | None = f"/v2/{repo.path}/referrers/{digest}"
     found: list[Referrer] = []
@@ -47,9 +51,12 @@ async def list_referrers(
         if url is None:
             return found
         async with client.stream("GET", url, scopes=(scope,), headers=_INDEX_ACCEPT) as response:
-            if response.status_code == 404:
+            if response.status_code in _NO_API:
                 return None
             await raise_for_status(response)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            if content_type and content_type != mediatypes.OCI_INDEX:
+                return None
             raw = await read_capped(response, MAX_MANIFEST_BYTES, what)
             url = next_link(response)
         found.extend(parse_referrers(raw, what))

@@ -38,7 +38,7 @@ class NativeRelay(Relay):
         copier = self._copier(job, run)
         pushed = await copier.copy(job.source, job.target, job.digest, job.manifest)
         if job.referrers.enabled:
-            referrers = self._referrer_copier(job, copier)
+            referrers = self._referrer_copier(job, copier, run)
             await referrers.after_copy(
                 job.source.repository, job.target.repository, pushed.manifest
             )
@@ -46,7 +46,7 @@ class NativeRelay(Relay):
 
     async def copy_referrers(self, job: ImageJob, run: object) -> CopyOutcome:
         copier = self._copier(job, run)
-        referrers = self._referrer_copier(job, copier)
+        referrers = self._referrer_copier(job, copier, run)
         await referrers.after_skip(job.source.repository, job.target.repository, job.digest)
         return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
 
@@ -61,13 +61,15 @@ class NativeRelay(Relay):
             new_repository=job.new_repository,
         )
 
-    def _referrer_copier(self, job: ImageJob, copier: ImageCopier) -> ReferrerCopier:
+    def _referrer_copier(self, job: ImageJob, copier: ImageCopier, run: object) -> ReferrerCopier:
+        assert isinstance(run, Transfers)
         return ReferrerCopier(
             copier,
             self._registries.source(job.source_location),
             self._registries.target(job.target_location),
             job.referrers,
             self._referrers,
+            transfers=run,
             detail_level=job.detail_level,
         )
 
