@@ -27,7 +27,17 @@ from dregsy.config.fields import (
     parse_target,
     rewritten_path,
 )
-from dregsy.config.schema import Key, boolean, check_mapping, integer, list_of, one_of, text
+from dregsy.config.issues import Issue
+from dregsy.config.schema import (
+    Invalid,
+    Key,
+    boolean,
+    check_mapping,
+    integer,
+    list_of,
+    one_of,
+    text,
+)
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
@@ -170,6 +180,7 @@ def _mapping(value: object) -> MappingModel:
 
 def _task(value: object) -> TaskModel:
     task = TaskModel(**check_mapping(value, _TASK_KEYS))
+    _check_referrer_types(task)
     if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
@@ -184,6 +195,22 @@ def _task(value: object) -> TaskModel:
         message = "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
         raise Problem(message, key="source")
     return task
+
+
+def _check_referrer_types(task: TaskModel) -> None:
+    """`referrer-types` restricts `referrers`: given where no referrers are copied, it is
+    a mistake (a mapping's own `referrers` wins over the task's)."""
+    message = "has no effect without 'referrers: true'"
+    copying = [task.referrers if m.referrers is None else m.referrers for m in task.mappings]
+    issues = [
+        Issue(("mappings", j, "referrer-types"), message)
+        for j, mapping in enumerate(task.mappings)
+        if mapping.referrer_types and not copying[j]
+    ]
+    if task.referrer_types and not any(copying):
+        issues.insert(0, Issue(("referrer-types",), message))
+    if issues:
+        raise Invalid(issues)
 
 
 def check_top(value: object) -> TopModel:

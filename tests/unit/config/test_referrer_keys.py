@@ -86,6 +86,33 @@ tasks:
     assert "line 7" in str(caught.value)
 
 
+def test_referrer_types_without_referrers_is_an_error() -> None:
+    text = """\
+tasks:
+  - name: t
+    referrer-types: [application/spdx+json]
+    source: {registry: s.io}
+    target: {registry: d.io}
+    mappings:
+      - from: a
+        referrers: true
+        referrer-types: [application/spdx+json]
+      - from: b
+        referrer-types: [application/spdx+json]
+  - name: u
+    referrer-types: [application/spdx+json]
+    source: {registry: s.io}
+    target: {registry: d.io}
+    mappings: [{from: a, digest-tags: true}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert [str(p) for p in caught.value.problems] == [
+        "line 11: tasks[0].mappings[1].referrer-types: has no effect without 'referrers: true'",
+        "line 13: tasks[1].referrer-types: has no effect without 'referrers: true'",
+    ]
+
+
 @pytest.mark.parametrize("relay", ["skopeo", "docker"])
 def test_other_relays_refuse_the_keys(relay: str) -> None:
     config = parse_config(CONFIG.format(relay=f"relay: {relay}"))
