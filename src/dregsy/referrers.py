@@ -25,7 +25,7 @@ from dregsy.errors import UnsupportedManifestError
 
 COSIGN_SUFFIXES = ("sig", "att", "sbom")
 MAX_TAG_LENGTH = 128  # the distribution spec's tag grammar
-_REFERRER_TAG_RE = re.compile(r"sha256-[a-f0-9]{64}(?:\.(?:sig|att|sbom))?|sha512-[a-f0-9]{123}")
+_REFERRER_TAG_RE = re.compile(r"sha256-[a-f0-9]{64}(?:\.(?:sig|att|sbom))?|sha512-[a-f0-9]{121}")
 
 
 @dataclass(frozen=True, slots=True)
