@@ -254,3 +254,45 @@ async def test_a_registry_answering_405_for_the_referrers_route_has_no_api() -> 
     world = World(source, target)
     await world.sync(signed.index)
     assert _listed(target, "mirror/app", signed.sbom.digest) == [signed.sbom_sig.digest]
+
+
+async def test_periodic_runs_remember_indexes_that_agree() -> None:
+    """Both without the API, the target listing one more (another writer's) entry: the
+    first check reads both indexes; the next (same process) stops at the two HEADs."""
+    source, target = FakeRegistry(host="src.test"), FakeRegistry(host="dst.test")
+    signed = _seed(source, fallback=True)
+    world = World(source, target)
+    await world.sync(signed.index)
+    index_raw = source.manifests["demo/app"][signed.index][1]
+    theirs = notation_signature(subject_of(signed.index, index_raw, INDEX))
+    _put(target, "mirror/app", theirs)
+    tag = fallback_tag(signed.index)
+    target.put_manifest("mirror/app", INDEX, referrers_index([signed.sig, theirs]), tag)
+    world.network.requests.clear()
+    assert (await world.check(signed.index)).copied == 0
+    assert [m for m, _ in world.requests("dst.test")] == ["HEAD", "GET"]
+    world.network.requests.clear()
+    assert (await world.check(signed.index)).copied == 0
+    assert world.requests("src.test") == [("HEAD", f"/v2/demo/app/manifests/{tag}")]
+    assert world.requests("dst.test") == [("HEAD", f"/v2/mirror/app/manifests/{tag}")]
+
+
+async def test_a_new_cosign_signature_of_an_unchanged_image_arrives() -> None:
+    source, target = FakeRegistry(host="src.test"), FakeRegistry(host="dst.test")
+    signed = _seed(source, fallback=True)
+    world = World(source, target)
+    tags = ReferrerSettings(digest_tags=True)
+    sig_tag = fallback_tag(signed.index) + ".sig"
+    first = cosign_signature(subject_of(signed.index, b"", INDEX), identity="a")
+    _put(source, "demo/app", first)
+    source.tags["demo/app"][sig_tag] = first.digest
+    await world.sync(signed.index, tags)
+    assert target.tags["mirror/app"][sig_tag] == first.digest
+    # cosign signs again: the tag moves to a manifest with both signatures
+    again = cosign_signature(subject_of(signed.index, b"", INDEX), identity="b")
+    _put(source, "demo/app", again)
+    source.tags["demo/app"][sig_tag] = again.digest
+    _, referrers = world.copier(tags)
+    await referrers.after_skip(*world.repos(), signed.index)
+    assert target.tags["mirror/app"][sig_tag] == again.digest
+    assert not any(fallback_tag(signed.index) == t for t in target.tags["mirror/app"])
