@@ -159,7 +159,7 @@ class ReferrerCopier:
         if source_head is None:
             return False
         target_head = await manifests.head_manifest(self._target, dst.tag(tag))
-        if target_head is not None:
+        if target_head is not None and source_head.digest is not None:
             if target_head.digest == source_head.digest:
                 return False
             key = (str(src), str(dst), tag, str(source_head.digest), str(target_head.digest))
@@ -216,12 +216,11 @@ class ReferrerCopier:
         )
         there = [e for e, result in zip(wanted, results, strict=True) if result is not _MISSING]
         await _gather([self._subject(src, dst, entry.digest, depth + 1) for entry in there])
-        if on_target is not None and all(result is _LISTED for result in results):
-            return  # the target lists referrers itself
+        if not there or (on_target is not None and _UNLISTED not in results):
+            return  # nothing to list, or the target lists its referrers itself
         every_one_wanted = len(there) == len(listing.entries)
-        wanted = there
         source_raw = listing.index.raw if listing.index and every_one_wanted else None
-        await self._merge_fallback(dst, digest, wanted, source_raw)
+        await self._merge_fallback(dst, digest, there, source_raw)
 
     async def _push_referrer(
         self, src: Repository, dst: Repository, subject: str, entry: Referrer, listed: bool
