@@ -4,6 +4,7 @@ plain HTTP."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +23,13 @@ from tests.support.artifacts import (
     spdx_sbom,
     subject_of,
 )
-from tests.support.dregsy_cli import run
+from tests.support.dregsy_cli import auth_value, run
 from tests.support.oci import OCI_INDEX
 from tests.support.referrers_proxy import ReferrersProxy
 from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.seed import SeededImages
+from tests.support.token_server import TokenServer
+from tests.support.users import BOB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
 
@@ -230,3 +233,38 @@ tasks:
     assert last_raw.listed("again", signed.sbom.digest) == [signed.sbom_sig.digest]
     for item in (signed.index_sig, signed.sbom, signed.sbom_sig):
         assert skopeo.inspect_raw(f"{last.host}/again@{item.digest}") == item.manifest
+
+
+def test_referrers_to_a_token_auth_registry(
+    seeded: SeededImages,
+    registry_factory: RegistryFactory,
+    token_server: TokenServer,
+    tmp_path: Path,
+) -> None:
+    """The probe of the referrers route and the fallback tags go through token auth."""
+    signed = _sign(seeded)
+    target = registry_factory("token-target", auth=token_server.registry_auth())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+tasks:
+  - name: tokens
+    source: {{registry: {seeded.registry.host}}}
+    target: {{registry: {target.host}, auth: {auth_value(*BOB)}}}
+    mappings:
+      - from: {REPO}
+        to: {MIRROR}
+        referrers: true
+"""
+    )
+    result = run(config)
+    assert result.returncode == 0, result.stderr
+    assert "1 copied, 0 skipped, 0 failed" in result.stderr
+    for item in (signed.index_sig, signed.sbom, signed.sbom_sig):
+        raw = skopeo.inspect_raw(f"{target.host}/{MIRROR}@{item.digest}", creds=BOB)
+        assert raw == item.manifest
+    index = skopeo.inspect_raw(f"{target.host}/{MIRROR}:{fallback_tag(signed.child)}", creds=BOB)
+    assert [e["digest"] for e in json.loads(index)["manifests"]] == [signed.sbom.digest]
+    again = run(config)
+    assert again.returncode == 0, again.stderr
+    assert "0 copied, 1 skipped, 0 failed" in again.stderr
