@@ -152,6 +152,8 @@ class FakeRegistry:
     def _referrers(self, request: httpx.Request, repo: str, digest: str) -> httpx.Response:
         if not self.referrers_api:
             return httpx.Response(404, text="404 page not found")
+        if repo not in self.manifests:
+            return httpx.Response(404, json={"errors": [{"code": "NAME_UNKNOWN"}]})
         if not digest.startswith("sha256:") or len(digest) != 71:
             return httpx.Response(400, json={"errors": [{"code": "DIGEST_INVALID"}]})
         wanted = request.url.params.get("artifactType")

@@ -17,6 +17,7 @@ from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
 from dregsy.copy.transfers import Transfers
 from dregsy.reference import Repository
 from dregsy.registry.client import PULL, RegistryClient
+from dregsy.registry.referrers import ReferrersSupport
 from tests.support.artifacts import (
     SPDX_JSON,
     Artifact,
@@ -296,3 +297,24 @@ async def test_a_new_cosign_signature_of_an_unchanged_image_arrives() -> None:
     await referrers.after_skip(*world.repos(), signed.index)
     assert target.tags["mirror/app"][sig_tag] == again.digest
     assert not any(fallback_tag(signed.index) == t for t in target.tags["mirror/app"])
+
+
+async def test_an_unknown_repository_does_not_decide_whether_the_api_is_served() -> None:
+    """An API registry's 404 NAME_UNKNOWN (a repository it does not know) is no answer to
+    "does it serve the API"; a route's plain 404 is."""
+    with_api = FakeRegistry(host="api.test", referrers_api=True)
+    signed = _seed(with_api, fallback=False)
+    without = FakeRegistry(host="old.test")
+    network = FakeNetwork(with_api, without)
+    client = fake_client(network, "api.test", actions=PULL)
+    support = ReferrersSupport()
+    nowhere = _repo(client, "no/such/repo")
+    assert await support.list(client, nowhere, signed.index) is None  # read the tag instead
+    assert support.serves_api(client) is None
+    found = await support.list(client, _repo(client, "demo/app"), signed.index)
+    assert [e.digest for e in found or []] == [signed.sig.digest]
+    assert support.serves_api(client) is True
+    assert await support.list(client, nowhere, signed.index) == []
+    old = fake_client(network, "old.test", actions=PULL)
+    assert await support.list(old, _repo(old, "demo/app"), signed.index) is None
+    assert support.serves_api(old) is False

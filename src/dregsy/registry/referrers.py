@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from dregsy import mediatypes
 from dregsy.digest import digest_of, is_digest
-from dregsy.errors import DigestMismatchError, NotFoundError
+from dregsy.errors import DigestMismatchError
 from dregsy.manifest import MAX_MANIFEST_BYTES
 from dregsy.reference import Reference, Repository
 from dregsy.referrers import Referrer, parse_referrers
 from dregsy.registry.client import RegistryClient, read_capped
-from dregsy.registry.errors import raise_for_status
+from dregsy.registry.errors import MAX_ERROR_BODY_BYTES, describe_error_body, raise_for_status
 from dregsy.registry.pages import next_link
 
 _INDEX_ACCEPT = {"Accept": mediatypes.OCI_INDEX}
@@ -38,9 +38,17 @@ class TagIndex:
     etag: str | None
 
 
+class RepositoryUnknown:
+    """The API's 404 for a repository it does not know (`NAME_UNKNOWN`): no referrers,
+    and no answer on whether the registry serves the API."""
+
+
+REPOSITORY_UNKNOWN = RepositoryUnknown()
+
+
 async def list_referrers(
     client: RegistryClient, repo: Repository, digest: str
-) -> list[Referrer] | None:
+) -> list[Referrer] | RepositoryUnknown | None:
     """The referrers of `digest` from the API, every page; None when the registry does not
     serve the API (404, or another answer of a missing route, or not an OCI index)."""
     scope = client.scope_for(repo.path)
@@ -52,7 +60,14 @@ async def list_referrers(
             return found
         async with client.stream("GET", url, scopes=(scope,), headers=_INDEX_ACCEPT) as response:
             if response.status_code in _NO_API:
-                return None
+                body = b""
+                if response.status_code == 404:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) >= MAX_ERROR_BODY_BYTES:
+                            break
+                unknown = "NAME_UNKNOWN" in describe_error_body(body)[1]
+                return REPOSITORY_UNKNOWN if unknown else None
             await raise_for_status(response)
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
             if content_type and content_type != mediatypes.OCI_INDEX:
@@ -135,11 +150,13 @@ class ReferrersSupport:
             async with self._locks.setdefault(key, asyncio.Lock()):
                 if key not in self._known:
                     found = await list_referrers(client, repo, digest)
+                    if isinstance(found, RepositoryUnknown):
+                        return None  # undecided: the fallback tag answers (it is absent too)
                     self._known[key] = found is not None
                     return found
         if not self._known[key]:
             return None
         found = await list_referrers(client, repo, digest)
-        if found is None:
-            raise NotFoundError(404, "GET", f"{repo}: referrers", "the referrers API went away")
+        if found is None or isinstance(found, RepositoryUnknown):
+            return []  # the API serves nothing here (a repository it does not know)
         return found
