@@ -22,6 +22,7 @@ from dregsy.auth.flow import SCOPES, RegistryAuth
 from dregsy.errors import BodyBrokeOffError, RegistryUnreachableError, SizeLimitExceededError
 from dregsy.reference import Registry
 from dregsy.registry.follow import RedirectError, send_following, where
+from dregsy.registry.quota import PullQuota
 from dregsy.registry.retry import NO_RETRY
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,11 @@ class RegistryClient:
         auth: RegistryAuth,
         *,
         actions: tuple[str, ...] = PULL,
+        pull_quota: PullQuota | None = None,
     ) -> None:
         self.registry = registry
         self.actions = actions
+        self.pull_quota = pull_quota  # a source's `ratelimit`: manifest GETs check it first
         self._http = http
         self._auth = auth
         self._base: str | None = None
