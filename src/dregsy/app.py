@@ -179,7 +179,9 @@ class App:
         try:
             if not await _prepare(relay, signals.stop):
                 if any(not task.periodic for task in config.tasks):
-                    self.failed = True  # stopped before a one-off task could run
+                    # A one-off task that never ran did not sync: a CronJob must not see 0.
+                    log.error("stopped before the one-off tasks could run: nothing was synced")
+                    self.failed = True
                 return None
             schedule = asyncio.create_task(
                 run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)
