@@ -1,7 +1,8 @@
 """Running `dregsy` as a subprocess with its peak memory measured and bounded.
 
-The child runs under `prlimit --as` (so a regression cannot take the machine's memory) and
-is reaped with `os.wait4`, whose resource usage gives its peak resident set size.
+The child runs under `prlimit --as` (so a regression cannot take the machine's memory),
+started and reaped by `peak_rss.py`, a small process whose `os.wait4` gives the child's peak
+resident set size (measured there, not from pytest: see that file).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+PEAK_RSS = Path(__file__).with_name("peak_rss.py")
 ADDRESS_SPACE_LIMIT = 1024**3  # bytes of virtual memory the child may map at most
 
 
@@ -61,25 +63,41 @@ def run_measured(
     during: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Measured:
     """`dregsy ARGS` to completion; `during(process)` runs while it does (e.g. to signal it)."""
-    argv = ["prlimit", f"--as={ADDRESS_SPACE_LIMIT}", sys.executable, "-m", "dregsy", *args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env_for(env))
-        timer = threading.Timer(timeout, lambda: os.kill(process.pid, signal.SIGKILL))
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        peak = Path(scratch) / "peak"
+        argv = [
+            sys.executable,
+            str(PEAK_RSS),
+            str(peak),
+            "prlimit",
+            f"--as={ADDRESS_SPACE_LIMIT}",
+            sys.executable,
+            "-m",
+            "dregsy",
+            *args,
+        ]
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=err, env=env_for(env), start_new_session=True
+        )
+        timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
         timer.start()
         try:
             if during is not None:
                 during(process)
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Measured(
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            usage.ru_maxrss / 1024,
+            int(peak.read_text()) / 1024 if peak.exists() else float("inf"),
         )
 
 
