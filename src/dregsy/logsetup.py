@@ -66,15 +66,29 @@ def parse_level(text: str | None) -> int | None:
     return _LEVELS.get((text or "info").strip().lower())
 
 
-def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
-    """Set up the `dregsy` logger from the environment; returns warnings to log."""
+class _Stderr:
+    """Whatever `sys.stderr` is at the time of each write (the terminal progress display
+    swaps in a stream that prints above its live lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure(env: Mapping[str, str], stream: TextIO | None = None) -> list[str]:
+    """Set up the `dregsy` logger from the environment (on stderr unless `stream` is
+    given); returns warnings to log."""
     warnings: list[str] = []
     level = parse_level(env.get("LOG_LEVEL"))
     if level is None:
         warnings.append(f"unknown LOG_LEVEL {env.get('LOG_LEVEL')!r}, using info")
         level = logging.INFO
     fmt = env.get("LOG_FORMAT", "text").strip().lower()
-    handler = logging.StreamHandler(stream)
+    handler: logging.StreamHandler[TextIO] = logging.StreamHandler(
+        stream if stream is not None else _Stderr()  # type: ignore[arg-type]
+    )
     handler.addFilter(_TaskFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if fmt not in ("json", "text", ""):

@@ -2,7 +2,11 @@
 
 This is the one place where a failure is recorded and the run goes on: an image (or a
 mapping's expansion) that fails is logged with its reference and cause, and the rest still
-runs; even an unexpected error fails only that image or mapping.
+runs; even an unexpected error fails only that image or mapping. Every image ends as an
+`ImageResult` (copied, skipped or failed) that the run's listener hears of at once.
+
+A dry run (`dry_run=True`) decides each image with reads only (HEADs where a HEAD says
+enough) and copies nothing: its results say what a run would do (`copied`: would copy).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
 from dregsy.errors import DregsyError
 from dregsy.listers.cache import RepositoryLists
+from dregsy.observe.events import Listener
+from dregsy.observe.results import ImageOutcome, ImageResult
 from dregsy.reference import Reference
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
-from dregsy.sync.decide import Decider
+from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.stats import RunStats
@@ -45,17 +51,25 @@ class TaskRunner:
         registries: RegistryDirectory,
         image_slots: asyncio.Semaphore,
         repo_lists: RepositoryLists | None = None,
+        *,
+        dry_run: bool = False,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
-        self._decider = Decider(relay)
+        self._dry_run = dry_run
+        self._decider = Decider(relay, head_only=dry_run)
 
-    async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
+    async def run(
+        self,
+        task: Task,
+        on_failure: Callable[[], None] | None = None,
+        listener: Listener | None = None,
+    ) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
         started = time.monotonic()
-        stats = RunStats(on_failure=on_failure)
+        stats = RunStats(on_failure=on_failure, listener=listener)
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
@@ -67,10 +81,10 @@ class TaskRunner:
             try:
                 return await self._expand(source, task, mapping, stats)
             except DregsyError as exc:
-                stats.fail()
+                stats.record(_mapping_failure(task, mapping, str(exc)))
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
             except Exception as exc:  # the boundary: a bug fails one mapping, not every task
-                stats.fail()
+                stats.record(_mapping_failure(task, mapping, f"internal error: {exc!r}"))
                 log.exception(
                     "mapping %s -> %s: internal error: %r", mapping.source, mapping.target, exc
                 )
@@ -79,13 +93,10 @@ class TaskRunner:
         # Mappings are listed concurrently (each listing waits for an image slot).
         expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
         pairs = [pair for found in expanded for pair in found]
-        # ECR: create missing target repositories, once per run; a repository that cannot be
-        # prepared fails its images (the reason is logged once).
-        unready = await self._registries.prepare_targets(
-            task.target, {pair.target.repository.path for pair in pairs}
-        )
-        stats.fail(sum(pair.target.repository.path in unready for pair in pairs))
-        pairs = [pair for pair in pairs if pair.target.repository.path not in unready]
+        if listener is not None:
+            listener.images_planned(task.name, len(pairs))
+        if not self._dry_run:
+            pairs = await self._prepare_targets(task, pairs, stats)
         new_repositories = NewRepositories()
         await asyncio.gather(
             *(
@@ -94,8 +105,32 @@ class TaskRunner:
             )
         )
         stats.duration = time.monotonic() - started
-        log.info("task %s: %s", task.name, stats.summary())
+        if self._dry_run:
+            log.info(
+                "task %s (dry run): %d to copy, %d unchanged, %d could not be checked",
+                task.name,
+                stats.copied,
+                stats.skipped,
+                stats.failed,
+            )
+        else:
+            log.info("task %s: %s", task.name, stats.summary())
         return stats
+
+    async def _prepare_targets(
+        self, task: Task, pairs: list[_Pair], stats: RunStats
+    ) -> list[_Pair]:
+        """ECR: create missing target repositories, once per run; a repository that cannot
+        be prepared fails its images (the reason is logged once)."""
+        unready = await self._registries.prepare_targets(
+            task.target, {pair.target.repository.path for pair in pairs}
+        )
+        for pair in pairs:
+            reason = unready.get(pair.target.repository.path)
+            if reason is not None:
+                error = f"cannot prepare the ECR repository: {reason}"
+                stats.record(_result(task, pair, ImageOutcome.FAILED, error=error))
+        return [pair for pair in pairs if pair.target.repository.path not in unready]
 
     async def _expand(
         self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
@@ -121,7 +156,7 @@ class TaskRunner:
             else:
                 pairs.extend(result)
         for failure in failures:
-            stats.fail()
+            stats.record(_mapping_failure(task, mapping, str(failure)))
             log.error("mapping %s -> %s: %s", mapping.source, mapping.target, failure)
         return pairs
 
@@ -136,15 +171,14 @@ class TaskRunner:
         stats: RunStats,
     ) -> None:
         async with self._image_slots:
+            started = time.monotonic()
+            decision: Decision | None = None
             try:
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
-                if decision.action is TagAction.SKIP:
-                    stats.skipped += 1
-                    level = logging.INFO if task.verbose else logging.DEBUG
-                    digest = short(decision.digest)
-                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+                if decision.action is TagAction.SKIP or self._dry_run:
+                    self._decided(task, pair, decision, stats, time.monotonic() - started)
                     return
                 if decision.rebuilt:
                     log.info(
@@ -170,15 +204,25 @@ class TaskRunner:
             except asyncio.CancelledError:
                 raise
             except DregsyError as exc:
-                stats.fail()
+                stats.record(_failure(task, pair, decision, str(exc), started))
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
                 return
             except Exception as exc:  # the boundary: a bug fails one image, not the run
-                stats.fail()
+                stats.record(_failure(task, pair, decision, f"internal error: {exc!r}", started))
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
                 return
-            stats.copied += 1
-            stats.bytes += outcome.bytes
+            stats.record(
+                _result(
+                    task,
+                    pair,
+                    ImageOutcome.COPIED,
+                    source_digest=decision.source_digest,
+                    target_digest=decision.digest if self._relay.preserves_digests else None,
+                    reason=decision.reason,
+                    size=outcome.bytes,
+                    seconds=time.monotonic() - started,
+                )
+            )
             log.info(
                 "%s -> %s: copied %s (%s)",
                 pair.source,
@@ -186,3 +230,79 @@ class TaskRunner:
                 short(decision.digest),
                 decision.reason,
             )
+
+    def _decided(
+        self, task: Task, pair: _Pair, decision: Decision, stats: RunStats, seconds: float
+    ) -> None:
+        """Record an image that needs no copy, or (dry run) what its copy would be."""
+        skip = decision.action is TagAction.SKIP
+        target_digest = decision.target_digest
+        if skip and self._relay.preserves_digests:
+            target_digest = decision.digest
+        stats.record(
+            _result(
+                task,
+                pair,
+                ImageOutcome.SKIPPED if skip else ImageOutcome.COPIED,
+                source_digest=decision.digest if self._dry_run else decision.source_digest,
+                target_digest=target_digest,
+                reason=decision.reason,
+                seconds=seconds,
+            )
+        )
+        if skip and not self._dry_run:
+            level = logging.INFO if task.verbose else logging.DEBUG
+            digest = short(decision.digest)
+            log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+
+
+def _result(
+    task: Task,
+    pair: _Pair,
+    outcome: ImageOutcome,
+    *,
+    source_digest: str | None = None,
+    target_digest: str | None = None,
+    reason: str = "",
+    error: str | None = None,
+    size: int = 0,
+    seconds: float = 0.0,
+) -> ImageResult:
+    return ImageResult(
+        task=task.name,
+        source=str(pair.source),
+        target=str(pair.target),
+        outcome=outcome,
+        source_digest=source_digest,
+        target_digest=target_digest,
+        reason=reason,
+        error=error,
+        bytes=size,
+        seconds=seconds,
+    )
+
+
+def _failure(
+    task: Task, pair: _Pair, decision: Decision | None, error: str, started: float
+) -> ImageResult:
+    """A failed image, with the digests its decision had found (if it got that far)."""
+    return _result(
+        task,
+        pair,
+        ImageOutcome.FAILED,
+        source_digest=decision.source_digest if decision else None,
+        target_digest=decision.target_digest if decision else None,
+        error=error,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _mapping_failure(task: Task, mapping: Mapping, error: str) -> ImageResult:
+    """A mapping (or one of its repositories) that failed before its images were known."""
+    return ImageResult(
+        task=task.name,
+        source=f"{task.source.registry}/{mapping.source}",
+        target=f"{task.target.registry}/{mapping.target}",
+        outcome=ImageOutcome.FAILED,
+        error=error,
+    )
