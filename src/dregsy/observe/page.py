@@ -63,7 +63,7 @@ def render(board: StatusBoard) -> str:
         f"<style>{_CSS}</style></head><body>"
         f"<header><h1>dregsy</h1><span class=muted>{escape(board.version)}</span>"
         f"<span>{summary}</span>"
-        f"<span class=muted>updated {_time(now, now)}; refreshes every {REFRESH_SECONDS} s"
+        f"<span class=muted>updated {escape(iso(now) or '')}; refreshes every {REFRESH_SECONDS} s"
         " &middot; <a href=api/status>JSON</a> &middot; <a href=metrics>metrics</a></span>"
         f"</header><main>{body}</main></body></html>\n"
     )
