@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
+from typing import Any
 
 from dregsy.observe.events import Listeners
 from dregsy.observe.page import render
@@ -23,6 +24,11 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
+def _doc(board: StatusBoard) -> Any:
+    """The snapshot as `/api/status` serves it."""
+    return json.loads(json.dumps(board.snapshot()))
+
+
 def _board() -> StatusBoard:
     now = [1000.0]
     return StatusBoard(version="1.2.3", now=lambda: now[0])
@@ -30,19 +36,19 @@ def _board() -> StatusBoard:
 
 def test_board_keeps_the_last_run_progress_and_next_run() -> None:
     board = _board()
-    assert not board.ready
+    assert _doc(board)["ready"] is False
     events = Listeners([board])
     events.configured([task("a", 60), task("b")])
-    assert board.ready
+    assert _doc(board)["ready"] is True
     events.run_started("a", 1000.0)
     events.images_planned("a", 3)
     events.image_done(image("a", "v1", ImageOutcome.COPIED, size=10))
-    running = board.snapshot()["tasks"][0]["running"]  # type: ignore[index]
+    running = _doc(board)["tasks"][0]["running"]
     assert running == {"since": "1970-01-01T00:16:40Z", "done": 1, "total": 3}
     failed = image("a", "v2", ImageOutcome.FAILED, error="denied")
     events.run_finished(run("a", image("a", "v1", ImageOutcome.COPIED, size=10), failed))
     events.next_run("a", 1060.0)
-    doc = json.loads(json.dumps(board.snapshot()))
+    doc = _doc(board)
     a, b = doc["tasks"]
     assert a["running"] is None
     assert a["last_run"]["result"] == "failure"
@@ -56,7 +62,7 @@ def test_board_keeps_the_last_run_progress_and_next_run() -> None:
 
     # A reload keeps the tasks that are still there, with their last run.
     events.configured([task("a", 30), task("c")])
-    names = [t["name"] for t in board.snapshot()["tasks"]]  # type: ignore[attr-defined]
+    names = [t["name"] for t in _doc(board)["tasks"]]
     assert names == ["a", "c"]
     assert board.tasks["a"].last is not None
     assert board.tasks["a"].interval == 30
