@@ -1,7 +1,8 @@
 """`-dry-run` output: what a run would do with each image, and why.
 
 On a terminal, one table at the end (rich); otherwise one log line per image as it is
-decided. The runner's dry-run results read: `copied` = would copy, `skipped` = unchanged.
+decided (an image that could not be checked has the runner's error line instead). The
+runner's dry-run results read: `copied` = would copy, `skipped` = unchanged.
 """
 
 from __future__ import annotations
@@ -42,15 +43,14 @@ class DryRunOutput(Listener):
 
     def image_done(self, result: ImageResult) -> None:
         self.results.append(result)
-        if not self._table:
-            level = logging.ERROR if result.outcome is ImageOutcome.FAILED else logging.INFO
-            log.log(level, "dry run: %s -> %s: %s", result.source, result.target, verdict(result))
+        if not self._table and result.outcome is not ImageOutcome.FAILED:
+            log.info("dry run: %s -> %s: %s", result.source, result.target, verdict(result))
 
     def finish(self) -> None:
         if not self._table:
             return
         table = Table(title="dregsy dry run", title_justify="left")
-        for column in ("task", "source", "target", "would"):
+        for column in ("task", "source", "target", "a run would"):
             table.add_column(column, overflow="fold")
         styles = {ImageOutcome.COPIED: "yellow", ImageOutcome.SKIPPED: "green"}
         for result in sorted(self.results, key=lambda r: (r.task, r.source, r.target)):
