@@ -89,13 +89,12 @@ class ProgressDisplay(Listener):
         task = self._progress.tasks[self._index(task_id)]
         failed = int(task.fields.get("failed", 0)) + (result.outcome is ImageOutcome.FAILED)
         total = max(task.total or 0, task.completed + 1)  # a failed mapping was not planned
-        self._progress.update(
-            task_id,
-            total=total,
-            advance=1,
-            bytes=int(task.fields.get("bytes", 0)) + result.bytes,
-            failed=failed,
-        )
+        self._progress.update(task_id, total=total, advance=1, failed=failed)
+
+    def bytes_moved(self, task: str, count: int) -> None:
+        task_id = self._ids[task]
+        moved = int(self._progress.tasks[self._index(task_id)].fields.get("bytes", 0)) + count
+        self._progress.update(task_id, bytes=moved)
 
     def run_finished(self, run: TaskRun) -> None:
         task_id = self._ids[run.task]

@@ -41,6 +41,7 @@ class NativeRelay(Relay):
             blob_slots=self._blob_slots,
             detail_level=job.detail_level,
             new_repository=job.new_repository,
+            on_bytes=job.on_bytes,
         )
         await copier.copy(job.source, job.target, job.digest, job.manifest)
         return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)

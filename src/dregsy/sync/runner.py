@@ -173,6 +173,7 @@ class TaskRunner:
         async with self._image_slots:
             started = time.monotonic()
             decision: Decision | None = None
+            progress = _Progress(task.name, stats.listener) if stats.listener else None
             try:
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
@@ -199,8 +200,11 @@ class TaskRunner:
                     rebuilt=decision.rebuilt,
                     verbose=task.verbose,
                     new_repository=decision.new_repository,
+                    on_bytes=progress.moved if progress else None,
                 )
                 outcome = await self._relay.copy(job, run_state)
+                if progress is not None:
+                    progress.settle(outcome.bytes)
             except asyncio.CancelledError:
                 raise
             except DregsyError as exc:
@@ -254,6 +258,24 @@ class TaskRunner:
             level = logging.INFO if task.verbose else logging.DEBUG
             digest = short(decision.digest)
             log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+
+
+class _Progress:
+    """Bytes of one image as they move, for the listener; `settle` reports what a relay that
+    does not stream progress moved, so the total always ends at the copy's bytes."""
+
+    def __init__(self, task: str, listener: Listener) -> None:
+        self._task = task
+        self._listener = listener
+        self._reported = 0
+
+    def moved(self, count: int) -> None:
+        self._reported += count
+        self._listener.bytes_moved(self._task, count)
+
+    def settle(self, total: int) -> None:
+        if total != self._reported:
+            self.moved(total - self._reported)
 
 
 def _result(
