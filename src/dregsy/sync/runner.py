@@ -15,31 +15,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
 from dregsy.errors import DregsyError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.observe.events import Listener
-from dregsy.observe.results import ImageOutcome, ImageResult
-from dregsy.reference import Reference
+from dregsy.observe.results import ImageOutcome
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
+from dregsy.sync.records import ByteProgress, Pair, image_failure, image_result, mapping_failure
 from dregsy.sync.stats import RunStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pair:
-    source: Reference
-    target: Reference
-    mapping: Mapping
 
 
 class TaskRunner:
@@ -77,14 +69,14 @@ class TaskRunner:
         # and reported by the images that need it.
         await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
 
-        async def expand(mapping: Mapping) -> list[_Pair]:
+        async def expand(mapping: Mapping) -> list[Pair]:
             try:
                 return await self._expand(source, task, mapping, stats)
             except DregsyError as exc:
-                stats.record(_mapping_failure(task, mapping, str(exc)))
+                stats.record(mapping_failure(task, mapping, str(exc)))
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
             except Exception as exc:  # the boundary: a bug fails one mapping, not every task
-                stats.record(_mapping_failure(task, mapping, f"internal error: {exc!r}"))
+                stats.record(mapping_failure(task, mapping, f"internal error: {exc!r}"))
                 log.exception(
                     "mapping %s -> %s: internal error: %r", mapping.source, mapping.target, exc
                 )
@@ -117,9 +109,7 @@ class TaskRunner:
             log.info("task %s: %s", task.name, stats.summary())
         return stats
 
-    async def _prepare_targets(
-        self, task: Task, pairs: list[_Pair], stats: RunStats
-    ) -> list[_Pair]:
+    async def _prepare_targets(self, task: Task, pairs: list[Pair], stats: RunStats) -> list[Pair]:
         """ECR: create missing target repositories, once per run; a repository that cannot
         be prepared fails its images (the reason is logged once)."""
         unready = await self._registries.prepare_targets(
@@ -129,24 +119,24 @@ class TaskRunner:
             reason = unready.get(pair.target.repository.path)
             if reason is not None:
                 error = f"cannot prepare the ECR repository: {reason}"
-                stats.record(_result(task, pair, ImageOutcome.FAILED, error=error))
+                stats.record(image_result(task, pair, ImageOutcome.FAILED, error=error))
         return [pair for pair in pairs if pair.target.repository.path not in unready]
 
     async def _expand(
         self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
-    ) -> list[_Pair]:
+    ) -> list[Pair]:
         """The image pairs of a mapping; a repository that fails is counted and logged, the
         others still run (a failed repository listing raises: the whole mapping failed)."""
 
-        async def pairs_of(repos: RepoPair) -> list[_Pair]:
+        async def pairs_of(repos: RepoPair) -> list[Pair]:
             async with self._image_slots:
                 refs = await tag_refs(source, repos, mapping)
-            return [_Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
+            return [Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
         repo_pairs = [p for p in found if isinstance(p, RepoPair)]
         results = await asyncio.gather(*(pairs_of(p) for p in repo_pairs), return_exceptions=True)
-        pairs: list[_Pair] = []
+        pairs: list[Pair] = []
         failures = [e for e in found if isinstance(e, DregsyError)]
         for result in results:
             if isinstance(result, DregsyError):
@@ -156,14 +146,14 @@ class TaskRunner:
             else:
                 pairs.extend(result)
         for failure in failures:
-            stats.record(_mapping_failure(task, mapping, str(failure)))
+            stats.record(mapping_failure(task, mapping, str(failure)))
             log.error("mapping %s -> %s: %s", mapping.source, mapping.target, failure)
         return pairs
 
     async def _sync_image(
         self,
         task: Task,
-        pair: _Pair,
+        pair: Pair,
         source: RegistryClient,
         target: RegistryClient,
         run_state: object,
@@ -173,7 +163,7 @@ class TaskRunner:
         async with self._image_slots:
             started = time.monotonic()
             decision: Decision | None = None
-            progress = _Progress(task.name, stats.listener) if stats.listener else None
+            progress = ByteProgress(task.name, stats.listener) if stats.listener else None
             try:
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
@@ -208,15 +198,17 @@ class TaskRunner:
             except asyncio.CancelledError:
                 raise
             except DregsyError as exc:
-                stats.record(_failure(task, pair, decision, str(exc), started))
+                stats.record(image_failure(task, pair, decision, str(exc), started))
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
                 return
             except Exception as exc:  # the boundary: a bug fails one image, not the run
-                stats.record(_failure(task, pair, decision, f"internal error: {exc!r}", started))
+                stats.record(
+                    image_failure(task, pair, decision, f"internal error: {exc!r}", started)
+                )
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
                 return
             stats.record(
-                _result(
+                image_result(
                     task,
                     pair,
                     ImageOutcome.COPIED,
@@ -236,7 +228,7 @@ class TaskRunner:
             )
 
     def _decided(
-        self, task: Task, pair: _Pair, decision: Decision, stats: RunStats, seconds: float
+        self, task: Task, pair: Pair, decision: Decision, stats: RunStats, seconds: float
     ) -> None:
         """Record an image that needs no copy, or (dry run) what its copy would be."""
         skip = decision.action is TagAction.SKIP
@@ -244,7 +236,7 @@ class TaskRunner:
         if skip and self._relay.preserves_digests:
             target_digest = decision.digest
         stats.record(
-            _result(
+            image_result(
                 task,
                 pair,
                 ImageOutcome.SKIPPED if skip else ImageOutcome.COPIED,
@@ -258,73 +250,3 @@ class TaskRunner:
             level = logging.INFO if task.verbose else logging.DEBUG
             digest = short(decision.digest)
             log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
-
-
-class _Progress:
-    """Bytes of one image as they move, for the listener; `settle` reports what a relay that
-    does not stream progress moved, so the total always ends at the copy's bytes."""
-
-    def __init__(self, task: str, listener: Listener) -> None:
-        self._task = task
-        self._listener = listener
-        self._reported = 0
-
-    def moved(self, count: int) -> None:
-        self._reported += count
-        self._listener.bytes_moved(self._task, count)
-
-    def settle(self, total: int) -> None:
-        if total != self._reported:
-            self.moved(total - self._reported)
-
-
-def _result(
-    task: Task,
-    pair: _Pair,
-    outcome: ImageOutcome,
-    *,
-    source_digest: str | None = None,
-    target_digest: str | None = None,
-    reason: str = "",
-    error: str | None = None,
-    size: int = 0,
-    seconds: float = 0.0,
-) -> ImageResult:
-    return ImageResult(
-        task=task.name,
-        source=str(pair.source),
-        target=str(pair.target),
-        outcome=outcome,
-        source_digest=source_digest,
-        target_digest=target_digest,
-        reason=reason,
-        error=error,
-        bytes=size,
-        seconds=seconds,
-    )
-
-
-def _failure(
-    task: Task, pair: _Pair, decision: Decision | None, error: str, started: float
-) -> ImageResult:
-    """A failed image, with the digests its decision had found (if it got that far)."""
-    return _result(
-        task,
-        pair,
-        ImageOutcome.FAILED,
-        source_digest=decision.source_digest if decision else None,
-        target_digest=decision.target_digest if decision else None,
-        error=error,
-        seconds=time.monotonic() - started,
-    )
-
-
-def _mapping_failure(task: Task, mapping: Mapping, error: str) -> ImageResult:
-    """A mapping (or one of its repositories) that failed before its images were known."""
-    return ImageResult(
-        task=task.name,
-        source=f"{task.source.registry}/{mapping.source}",
-        target=f"{task.target.registry}/{mapping.target}",
-        outcome=ImageOutcome.FAILED,
-        error=error,
-    )
