@@ -143,6 +143,8 @@ class App:
                 new_config = await self._run_config(config, load, signals)
                 if new_config is None:
                     return 1 if self.failed else 0
+                if new_config.listen != config.listen:
+                    log.warning("listen: changed in the config; it takes effect at the next start")
                 config = new_config
                 log.info("configuration reloaded: %d task(s)", len(config.tasks))
         finally:
