@@ -140,11 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         path,
         config.relay,
     )
-    if args.dry_run:
-        return asyncio.run(_dry_run(config, path))
     listen = parse_listen(args.listen) if args.listen is not None else config.listen
     report = Path(args.report) if args.report is not None else None
     try:
+        if args.dry_run:
+            return asyncio.run(_dry_run(config, path))
         return asyncio.run(_serve(config, path, args.run, listen, report))
     except EndpointError as exc:  # nothing synced yet
         print(f"dregsy: error: {exc}", file=sys.stderr)
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RelayUnavailableError as exc:  # binary missing, daemon down: nothing can sync
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping, or Ctrl-C in a dry run
         return EXIT_FAILED
 
 
