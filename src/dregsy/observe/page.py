@@ -82,6 +82,8 @@ def _task(state: TaskState, now: float) -> str:
     rows.append(("Schedule", schedule))
     if state.running_since is not None:
         progress = f"{state.done} of {state.total} images" if state.total else "listing"
+        if state.moved:
+            progress += f", {human_bytes(state.moved)} moved"
         rows.append(("Running", f"since {_time(state.running_since, now)}: {progress}"))
     if last is not None:
         rows.append(

@@ -29,6 +29,7 @@ class TaskState:
     running_since: float | None = None
     done: int = 0
     total: int = 0
+    moved: int = 0  # bytes of the run under way
     last: TaskRun | None = None
     last_success: float | None = None
     next_run: float | None = None
@@ -42,7 +43,12 @@ class TaskState:
             last["failures_total"] = len(failures)
         running = None
         if self.running_since is not None:
-            running = {"since": iso(self.running_since), "done": self.done, "total": self.total}
+            running = {
+                "since": iso(self.running_since),
+                "done": self.done,
+                "total": self.total,
+                "bytes": self.moved,
+            }
         return {
             "name": self.name,
             "source": self.source,
@@ -88,7 +94,7 @@ class StatusBoard(Listener):
     def run_started(self, task: str, at: float) -> None:
         state = self.tasks.get(task)
         if state is not None:
-            state.running_since, state.done, state.total = at, 0, 0
+            state.running_since, state.done, state.total, state.moved = at, 0, 0, 0
             state.next_run = None
 
     def images_planned(self, task: str, count: int) -> None:
@@ -100,6 +106,11 @@ class StatusBoard(Listener):
         state = self.tasks.get(result.task)
         if state is not None:
             state.done += 1
+
+    def bytes_moved(self, task: str, count: int) -> None:
+        state = self.tasks.get(task)
+        if state is not None:
+            state.moved += count
 
     def run_finished(self, run: TaskRun) -> None:
         state = self.tasks.get(run.task)

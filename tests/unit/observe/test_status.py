@@ -44,7 +44,10 @@ def test_board_keeps_the_last_run_progress_and_next_run() -> None:
     events.images_planned("a", 3)
     events.image_done(image("a", "v1", ImageOutcome.COPIED, size=10))
     running = _doc(board)["tasks"][0]["running"]
-    assert running == {"since": "1970-01-01T00:16:40Z", "done": 1, "total": 3}
+    assert running == {"since": "1970-01-01T00:16:40Z", "done": 1, "total": 3, "bytes": 0}
+    events.bytes_moved("a", 2048)
+    assert _doc(board)["tasks"][0]["running"]["bytes"] == 2048
+    assert "1 of 3 images, 2.0 KiB moved" in render(board)
     failed = image("a", "v2", ImageOutcome.FAILED, error="denied")
     events.run_finished(run("a", image("a", "v1", ImageOutcome.COPIED, size=10), failed))
     events.next_run("a", 1060.0)
