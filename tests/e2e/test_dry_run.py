@@ -74,6 +74,8 @@ def _no_writes_no_avoidable_gets(
         assert count(log, method="GET", endpoint="manifests") == 0  # a HEAD says it all
         assert count(log, endpoint="blobs") == 0
         assert count(log, endpoint="uploads") == 0
+    assert count(target, endpoint="tags") == 0  # a run asks new repositories; a dry run not
+    assert count(source, method="GET", endpoint="tags") == 1  # demo/multi: every tag
     assert count(source, method="HEAD", endpoint="manifests") == 4  # v1, v2, nope, m1
     assert count(target, method="HEAD", endpoint="manifests") == 4
 
