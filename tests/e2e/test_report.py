@@ -43,6 +43,7 @@ tasks:
     target: {{registry: {target}}}
     mappings:
       - {{from: locked/app, to: mirror/locked, tags: [v1]}}
+      - {{from: locked/all, to: mirror/all}}
 """
     )
     return path
@@ -78,15 +79,20 @@ def _check_against_registries(doc: Any, seeded: SeededImages, result: str) -> No
             assert entry["bytes"] > 0
         else:
             assert entry["bytes"] == 0
-    (broken,) = [entry for entry in doc["images"] if entry["task"] == "broken"]
-    assert broken["result"] == "failed"
-    assert broken["target_digest"] is None
-    assert "HTTP 403" in broken["error"]
+    broken = {e["source"]: e for e in doc["images"] if e["task"] == "broken"}
+    hostile = broken[next(iter(broken))]["source"].split("/")[0]
+    image, mapping = broken[f"{hostile}/locked/app:v1"], broken[f"{hostile}/locked/all"]
+    for entry in (image, mapping):
+        assert entry["result"] == "failed"
+        assert entry["target_digest"] is None
+        assert "HTTP 403" in entry["error"]
+    assert "/v2/locked/all/tags/list" in mapping["error"]  # its tags could not be listed
+    assert mapping["target"].endswith("/mirror/all")
     summary = {task["task"]: task for task in doc["tasks"]}
     assert summary["mirror"]["result"] == "success"
     assert summary["mirror"][result] == 3
     assert summary["broken"]["result"] == "failure"
-    assert summary["broken"]["failed"] == 1
+    assert summary["broken"]["failed"] == 2
 
 
 def test_one_off_report_matches_the_registries(
@@ -113,11 +119,11 @@ def test_periodic_report_holds_the_latest_run_of_every_task(
     daemon = Daemon(config, tmp_path / "dregsy.log", args=[f"-report={report}"])
     try:
         daemon.wait_for("task mirror: 3 copied")
-        daemon.wait_for("task broken: 0 copied")
+        daemon.wait_for("task broken: 0 copied, 0 skipped, 2 failed")
         _check_against_registries(_read_when(report, "copied"), seeded, "copied")
         daemon.signal(signal.SIGHUP)  # runs both tasks again: now nothing to copy
         daemon.wait_for("task mirror: 0 copied, 3 skipped")
-        daemon.wait_for("task broken: 0 copied", count=2)
+        daemon.wait_for("task broken: 0 copied, 0 skipped, 2 failed", count=2)
         _check_against_registries(_read_when(report, "skipped"), seeded, "skipped")
     finally:
         daemon.stop()
