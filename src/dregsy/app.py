@@ -167,13 +167,19 @@ class App:
         be checked. Each result goes to the listeners (`image_done`)."""
         parts = self._parts(config, dry_run=True)
         events = self.events
+
+        async def check(task: Task) -> int:
+            token = current_task.set(task.name)
+            try:
+                return (await parts.runner.run(task, listener=events)).failed
+            finally:
+                current_task.reset(token)
+
         try:
-            results = await asyncio.gather(
-                *(parts.runner.run(task, listener=events) for task in config.tasks)
-            )
+            failed = await asyncio.gather(*(check(task) for task in config.tasks))
         finally:
             await parts.aclose()
-        return 1 if any(stats.failed for stats in results) else 0
+        return 1 if any(failed) else 0
 
     def _parts(self, config: Config, *, dry_run: bool = False) -> _Parts:
         pool = HttpPool(

@@ -88,12 +88,12 @@ def test_dry_run_says_what_and_why_and_only_reads(
     assert result.returncode == 1, result.stderr  # the tag `nope` could not be checked
     v1, v2 = seeded.digest("demo/app:v1"), seeded.digest("demo/app:v2")
     expected = [
-        f"dry run: {src}/demo/app:v1 -> {dst}/mirror/demo/app:v1: unchanged",
+        f"INFO    [preview] dry run: {src}/demo/app:v1 -> {dst}/mirror/demo/app:v1: unchanged",
         f"dry run: {src}/demo/app:v2 -> {dst}/mirror/demo/app:v2: copy (target has "
         f"{_short(v1)}, source has {_short(v2)})",
         f"dry run: {src}/demo/multi:m1 -> {dst}/mirror/demo/multi:m1: copy (not at target)",
-        f"ERROR   {src}/demo/app:nope -> {dst}/mirror/demo/app:nope: HEAD {src}/demo/app:nope: "
-        "HTTP 404: tag not found in source",
+        f"ERROR   [preview] {src}/demo/app:nope -> {dst}/mirror/demo/app:nope: "
+        f"HEAD {src}/demo/app:nope: HTTP 404: tag not found in source",
     ]
     for line in expected:
         assert line in result.stderr, result.stderr
