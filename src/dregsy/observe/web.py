@@ -68,9 +68,11 @@ async def start(
     address: ListenAddress, board: StatusBoard, registry: CollectorRegistry
 ) -> Endpoint:
     """Listen at `address` and serve; EndpointError if that is not possible."""
-    runner = web.AppRunner(_app(board, registry), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        _app(board, registry), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
     await runner.setup()
-    site = web.TCPSite(runner, address.host, address.port, shutdown_timeout=1.0)
+    site = web.TCPSite(runner, address.host, address.port)
     try:
         await site.start()
     except OSError as exc:
