@@ -163,26 +163,19 @@ class ImageCopier:
     async def _stream_blob(
         self, desc: Descriptor, src: Repository, dst: Repository, location: str
     ) -> None:
-        sent = 0
-
-        async def counted(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-            nonlocal sent
-            async for chunk in chunks:
-                yield chunk
-                sent += len(chunk)
-                if self._on_bytes is not None:
-                    self._on_bytes(len(chunk))
-
+        sent = [0]  # bytes of this attempt that went out
         try:
             async with blobs.open_blob(self._source, src, desc.digest) as response:
                 verifier = Verifier(desc.digest, desc.size, f"blob {desc.digest}")
-                body = counted(_verified(response, verifier))
+                body = _verified(response, verifier)
+                if self._on_bytes is not None:
+                    body = _counted(body, self._on_bytes, sent)
                 await blobs.finish_upload(
                     self._target, dst, location, digest=desc.digest, size=desc.size, body=body
                 )
         except BaseException:
-            if sent and self._on_bytes is not None:
-                self._on_bytes(-sent)  # this attempt moved nothing that counts
+            if sent[0] and self._on_bytes is not None:
+                self._on_bytes(-sent[0])  # this attempt moved nothing that counts
             raise
 
 
@@ -201,6 +194,16 @@ async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterat
     verifier.check()
     if held is not None:
         yield held
+
+
+async def _counted(
+    chunks: AsyncIterator[bytes], on_bytes: Callable[[int], None], sent: list[int]
+) -> AsyncIterator[bytes]:
+    """Pass chunks through, telling `on_bytes` of each once it went out (adding to `sent`)."""
+    async for chunk in chunks:
+        yield chunk
+        sent[0] += len(chunk)
+        on_bytes(len(chunk))
 
 
 async def _gather(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
