@@ -62,6 +62,10 @@ class ProgressDisplay(Listener):
             transient=False,
         )
         self._ids: dict[str, TaskID] = {}
+        self._totals: dict[str, int] = {}
+        self._done: dict[str, int] = {}
+        self._bytes: dict[str, int] = {}
+        self._failed: dict[str, int] = {}
         self._running = 0
         self._started = False
 
@@ -77,28 +81,34 @@ class ProgressDisplay(Listener):
             self._progress.start()
             self._started = True
         self._running += 1
+        for counts in (self._totals, self._done, self._bytes, self._failed):
+            counts[task] = 0
         self._progress.start_task(self._ids[task])
 
     def images_planned(self, task: str, count: int) -> None:
-        task_id = self._ids[task]
-        total = self._progress.tasks[self._index(task_id)].total or 0
-        self._progress.update(task_id, total=total + count)
+        self._totals[task] += count
+        self._progress.update(self._ids[task], total=self._totals[task])
 
     def image_done(self, result: ImageResult) -> None:
-        task_id = self._ids[result.task]
-        task = self._progress.tasks[self._index(task_id)]
-        failed = int(task.fields.get("failed", 0)) + (result.outcome is ImageOutcome.FAILED)
-        total = max(task.total or 0, task.completed + 1)  # a failed mapping was not planned
-        self._progress.update(task_id, total=total, advance=1, failed=failed)
+        task = result.task
+        self._done[task] += 1
+        self._failed[task] += result.outcome is ImageOutcome.FAILED
+        # a mapping that failed before its images were known was not planned
+        self._totals[task] = max(self._totals[task], self._done[task])
+        self._progress.update(
+            self._ids[task],
+            total=self._totals[task],
+            completed=self._done[task],
+            failed=self._failed[task],
+        )
 
     def bytes_moved(self, task: str, count: int) -> None:
-        task_id = self._ids[task]
-        moved = int(self._progress.tasks[self._index(task_id)].fields.get("bytes", 0)) + count
-        self._progress.update(task_id, bytes=moved)
+        self._bytes[task] += count
+        self._progress.update(self._ids[task], bytes=self._bytes[task])
 
     def run_finished(self, run: TaskRun) -> None:
         task_id = self._ids[run.task]
-        self._progress.update(task_id, total=max(1, len(run.images)), completed=len(run.images))
+        self._progress.update(task_id, total=len(run.images), completed=len(run.images))
         self._progress.stop_task(task_id)
         self._running -= 1
         if self._running == 0:
@@ -111,6 +121,3 @@ class ProgressDisplay(Listener):
         if self._started:
             self._progress.stop()
             self._started = False
-
-    def _index(self, task_id: TaskID) -> int:
-        return next(i for i, t in enumerate(self._progress.tasks) if t.id == task_id)
