@@ -38,6 +38,7 @@ from dregsy.observe.status import StatusBoard
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
 from dregsy.registry.proxy import ProxySettings
+from dregsy.registry.traffic import RegistryTraffic
 from dregsy.relays.base import Relay
 from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
@@ -46,7 +47,6 @@ from dregsy.sync.runner import TaskRunner
 from dregsy.watch import Fingerprint, fingerprint, watch_file
 
 if TYPE_CHECKING:
-    from dregsy.observe.metrics import TrafficSource
     from dregsy.observe.web import Endpoint
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ class App:
         now: Callable[[], float] = time.time,
         report: Path | None = None,
         listeners: Sequence[Listener] = (),
-        traffic: TrafficSource | None = None,
     ) -> None:
         self._config_path = config_path
         self._clock = clock or SystemClock()
@@ -110,6 +109,8 @@ class App:
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
         self._now = now
         self.failed = False
+        # Registry requests and pull quotas, for the whole process (survives reloads).
+        self.traffic = RegistryTraffic()
         self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
         self.board = StatusBoard(version=__version__, now=now)
         self._listeners: list[Listener] = [self.board]
@@ -118,7 +119,6 @@ class App:
 
             self._listeners.append(ReportWriter(report, version=__version__, now=now))
         self._listeners.extend(listeners)
-        self._traffic = traffic
 
     @property
     def events(self) -> Listener:
@@ -158,14 +158,13 @@ class App:
 
         registry = metrics.new_registry()
         self._listeners.append(metrics.TaskMetrics(registry))
-        if self._traffic is not None:
-            registry.register(metrics.TrafficCollector(self._traffic))
+        registry.register(metrics.TrafficCollector(self.traffic))
         return await web.start(listen, self.board, registry)
 
     async def dry_run(self, config: Config) -> int:
         """Decide every image of every task once, reading only; 1 if any image could not
         be checked. Each result goes to the listeners (`image_done`)."""
-        parts = self._parts(config, dry_run=True)
+        parts = self._parts(config, asyncio.Event(), dry_run=True)
         events = self.events
 
         async def check(task: Task) -> int:
@@ -181,7 +180,8 @@ class App:
             await parts.aclose()
         return 1 if any(failed) else 0
 
-    def _parts(self, config: Config, *, dry_run: bool = False) -> _Parts:
+    def _parts(self, config: Config, stop: asyncio.Event, *, dry_run: bool = False) -> _Parts:
+        """Connections, relay and runner for `config`; `stop` ends the runner's waits."""
         pool = HttpPool(
             HttpSettings(
                 certs_dir=config.certs_dir,
@@ -189,7 +189,8 @@ class App:
                     config.skopeo.certs_dir if config.relay is RelayKind.SKOPEO else None
                 ),
                 proxies=ProxySettings.from_environment(os.environ),
-            )
+            ),
+            self.traffic,
         )
         registries = RegistryDirectory(pool, CredentialSources.from_environment(os.environ))
         relay = build_relay(config, registries)
@@ -201,17 +202,24 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        slots = asyncio.Semaphore(config.parallel)
-        runner = TaskRunner(relay, registries, slots, repo_lists, dry_run=dry_run)
+        runner = TaskRunner(
+            relay,
+            registries,
+            asyncio.Semaphore(config.parallel),
+            repo_lists,
+            stop=stop,
+            clock=self._clock,
+            dry_run=dry_run,
+        )
         return _Parts(pool, relay, runner)
 
     async def _run_config(
         self, config: Config, load: Callable[[], Config], signals: Signals
     ) -> Config | None:
         """Run one config; returns the next config on a valid reload, else None."""
-        parts = self._parts(config)
-        relay, runner = parts.relay, parts.runner
         run_stop = asyncio.Event()
+        parts = self._parts(config, run_stop)
+        relay, runner = parts.relay, parts.runner
         events = self.events
         events.configured(config.tasks)
 

@@ -7,6 +7,10 @@ runs; even an unexpected error fails only that image or mapping. Every image end
 
 A dry run (`dry_run=True`) decides each image with reads only (HEADs where a HEAD says
 enough) and copies nothing: its results say what a run would do (`copied`: would copy).
+
+An image whose source has a `ratelimit` and would pull while the registry reports fewer
+than `min` pulls left gives its image slot back, waits (`dregsy.sync.quotawait`) and starts
+over once enough are left; a stop request ends the wait, leaving the image for next time.
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ import logging
 import time
 from collections.abc import Callable
 
+from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
-from dregsy.errors import DregsyError
+from dregsy.errors import DregsyError, PullQuotaLowError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.observe.events import Listener
 from dregsy.observe.results import ImageOutcome
+from dregsy.reference import Reference
+from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
+from dregsy.sync.quotawait import QuotaWaits
 from dregsy.sync.records import ByteProgress, Pair, image_failure, image_result, mapping_failure
 from dregsy.sync.stats import RunStats
 
@@ -44,6 +52,8 @@ class TaskRunner:
         image_slots: asyncio.Semaphore,
         repo_lists: RepositoryLists | None = None,
         *,
+        stop: asyncio.Event | None = None,
+        clock: Clock | None = None,
         dry_run: bool = False,
     ) -> None:
         self._relay = relay
@@ -52,6 +62,8 @@ class TaskRunner:
         self._repo_lists = repo_lists  # for regex mappings
         self._dry_run = dry_run
         self._decider = Decider(relay, head_only=dry_run)
+        # A stop request ends pull-quota waits at once.
+        self._quota_waits = QuotaWaits(stop or asyncio.Event(), clock or SystemClock())
 
     async def run(
         self,
@@ -160,25 +172,35 @@ class TaskRunner:
         new_repositories: NewRepositories,
         stats: RunStats,
     ) -> None:
+        """Sync one image, waiting (without its slot) whenever the pull quota is low."""
+        while await self._try_image(task, pair, source, target, run_state, new_repositories, stats):
+            if not await self._quota_waits.wait(source, pair.source):
+                return
+
+    async def _try_image(
+        self,
+        task: Task,
+        pair: Pair,
+        source: RegistryClient,
+        target: RegistryClient,
+        run_state: object,
+        new_repositories: NewRepositories,
+        stats: RunStats,
+    ) -> bool:
+        """Decide and copy one image in an image slot; True if the pull quota was low:
+        then no tag was written, and it must wait and start over."""
         async with self._image_slots:
             started = time.monotonic()
             decision: Decision | None = None
             progress = ByteProgress(task.name, stats.listener) if stats.listener else None
             try:
+                await _learn_quota(source, pair.source)
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
-                if decision.action is TagAction.SKIP or self._dry_run:
-                    self._decided(task, pair, decision, stats, time.monotonic() - started)
-                    return
-                if decision.rebuilt:
-                    log.info(
-                        "%s: a new index of platforms %s, digest %s (the source index's "
-                        "digest differs: it lists other platforms too)",
-                        pair.target,
-                        ", ".join(pair.mapping.platforms or ()),
-                        short(decision.digest),
-                    )
+                if self._dry_run:
+                    self._decided(task, pair, decision, stats, started)
+                    return False
                 job = ImageJob(
                     source=pair.source,
                     target=pair.target,
@@ -190,23 +212,45 @@ class TaskRunner:
                     rebuilt=decision.rebuilt,
                     verbose=task.verbose,
                     new_repository=decision.new_repository,
+                    referrers=pair.mapping.referrers,
                     on_bytes=progress.moved if progress else None,
                 )
+                if decision.action is TagAction.SKIP:
+                    size = 0
+                    if job.referrers.enabled:
+                        # Signatures are often added to images that did not change.
+                        size = (await self._relay.copy_referrers(job, run_state)).bytes
+                        if progress is not None:
+                            progress.settle(size)
+                    self._decided(task, pair, decision, stats, started, size)
+                    return False
+                if source.pull_quota is not None:
+                    source.pull_quota.check()  # every relay pulls the manifest to copy it
+                if decision.rebuilt:
+                    log.info(
+                        "%s: a new index of platforms %s, digest %s (the source index's "
+                        "digest differs: it lists other platforms too)",
+                        pair.target,
+                        ", ".join(pair.mapping.platforms or ()),
+                        short(decision.digest),
+                    )
                 outcome = await self._relay.copy(job, run_state)
                 if progress is not None:
                     progress.settle(outcome.bytes)
             except asyncio.CancelledError:
                 raise
+            except PullQuotaLowError:
+                return True
             except DregsyError as exc:
                 stats.record(image_failure(task, pair, decision, str(exc), started))
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
-                return
+                return False
             except Exception as exc:  # the boundary: a bug fails one image, not the run
                 stats.record(
                     image_failure(task, pair, decision, f"internal error: {exc!r}", started)
                 )
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
-                return
+                return False
             stats.record(
                 image_result(
                     task,
@@ -226,11 +270,19 @@ class TaskRunner:
                 short(decision.digest),
                 decision.reason,
             )
+        return False
 
     def _decided(
-        self, task: Task, pair: Pair, decision: Decision, stats: RunStats, seconds: float
+        self,
+        task: Task,
+        pair: Pair,
+        decision: Decision,
+        stats: RunStats,
+        started: float,
+        size: int = 0,
     ) -> None:
-        """Record an image that needs no copy, or (dry run) what its copy would be."""
+        """Record an image that needs no copy (`size`: bytes of referrers that did), or (dry
+        run) what its copy would be."""
         skip = decision.action is TagAction.SKIP
         target_digest = decision.target_digest
         if skip and self._relay.preserves_digests:
@@ -243,10 +295,20 @@ class TaskRunner:
                 source_digest=decision.digest if self._dry_run else decision.source_digest,
                 target_digest=target_digest,
                 reason=decision.reason,
-                seconds=seconds,
+                size=size,
+                seconds=time.monotonic() - started,
             )
         )
         if skip and not self._dry_run:
             level = logging.INFO if task.verbose else logging.DEBUG
             digest = short(decision.digest)
             log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+
+
+async def _learn_quota(source: RegistryClient, ref: Reference) -> None:
+    """A rate-limited source whose registry has not said its quota yet: ask with a free
+    HEAD before a GET could spend the last pulls."""
+    quota = source.pull_quota
+    if quota is not None and quota.unknown():
+        await manifests.head_manifest(source, ref)
+        quota.probed()

@@ -29,9 +29,9 @@ class RunStats:
 
     def record(self, result: ImageResult) -> None:
         self.results.append(result)
+        self.bytes += result.bytes  # a skipped image's referrers may have moved some
         if result.outcome is ImageOutcome.COPIED:
             self.copied += 1
-            self.bytes += result.bytes
         elif result.outcome is ImageOutcome.SKIPPED:
             self.skipped += 1
         else:
