@@ -8,7 +8,8 @@ import signal
 import socket
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.accesslog import AccessLogEntry, count
 from tests.support.dregsy_cli import Daemon, run
 from tests.support.hostile_registry import HostileRegistry
+from tests.support.quota_proxy import QuotaProxy
 from tests.support.registry import RegistryServer
 from tests.support.seed import SeededImages
 
@@ -57,7 +59,10 @@ def _get(url: str) -> tuple[int, str, str]:
         return response.status, response.headers.get("Content-Type", ""), response.read().decode()
 
 
-def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(base: str) -> Samples:
     """Every sample of /metrics, parsed by prometheus_client's text parser."""
     status, content_type, text = _get(base + "metrics")
     assert status == 200
@@ -69,10 +74,22 @@ def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return samples
 
 
-def value(
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
-) -> float | None:
+def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def _requests_metric(samples: Samples, registry: str) -> dict[tuple[str, str], float]:
+    """dregsy_registry_requests_total of one registry, by (method, code)."""
+    found = {}
+    for (name, labels), number in samples.items():
+        label = dict(labels)
+        if name == "dregsy_registry_requests_total" and label["registry"] == registry:
+            found[(label["method"], label["code"])] = number
+    return found
+
+
+def _by_method_and_status(requests: Iterable[tuple[str, int]]) -> dict[tuple[str, str], float]:
+    return dict(Counter((method, str(status)) for method, status in requests))
 
 
 def _tag_pushes(entries: list[AccessLogEntry]) -> int:
@@ -97,7 +114,9 @@ def test_metrics_follow_the_registries_access_logs(
     seeded: SeededImages, target_registry: RegistryServer, hostile: HostileRegistry, tmp_path: Path
 ) -> None:
     source = seeded.registry
-    config = _config(tmp_path / "config.yaml", source.host, target_registry.host, hostile.host)
+    proxy = QuotaProxy(source, limit=100).start()  # Docker Hub's quota headers
+    proxy.set_remaining(77)
+    config = _config(tmp_path / "config.yaml", proxy.host, target_registry.host, hostile.host)
     source.clear_requests()
     target_registry.clear_requests()
     before = time.time()
@@ -108,6 +127,19 @@ def test_metrics_follow_the_registries_access_logs(
         daemon.wait_for("task broken: 0 copied, 0 skipped, 1 failed")
         samples = scrape(base)
         src_log, dst_log = source.requests(), target_registry.requests()
+
+        # Registry traffic: every request dregsy made, by registry, method and status.
+        assert _requests_metric(samples, target_registry.host) == _by_method_and_status(
+            (e.method, e.status) for e in dst_log
+        )
+        assert _requests_metric(samples, proxy.host) == _by_method_and_status(
+            (seen.method, seen.status) for seen in proxy.seen()
+        )
+        assert _requests_metric(samples, hostile.host) == {("GET", "200"): 1, ("GET", "403"): 1}
+        pulls = sum(1 for seen in proxy.seen() if seen.manifest and seen.method == "GET")
+        assert pulls == 5  # two images, an index and its two platform manifests
+        remaining = value(samples, "dregsy_registry_ratelimit_remaining", registry=proxy.host)
+        assert remaining == 77 - pulls
 
         copied = _tag_pushes(dst_log)
         assert copied == 3
@@ -158,8 +190,13 @@ def test_metrics_follow_the_registries_access_logs(
         assert value(samples, "dregsy_task_runs_total", task="broken", result="failure") == 2
         assert value(samples, "dregsy_bytes_copied_total", task="mirror") == moved
         assert _tag_pushes(target_registry.requests()) == 0
+        assert _requests_metric(samples, proxy.host) == _by_method_and_status(
+            (seen.method, seen.status)
+            for seen in proxy.seen()  # both runs
+        )
     finally:
         status_code = daemon.stop()
+        proxy.stop()
     assert status_code == 1  # the broken task failed
 
 
