@@ -14,6 +14,7 @@ import pytest
 from tests.support import skopeo
 from tests.support.accesslog import AccessLogEntry, count
 from tests.support.dregsy_cli import run
+from tests.support.quota_proxy import QuotaProxy
 from tests.support.registry import RegistryServer
 from tests.support.seed import SeededImages
 
@@ -146,3 +147,35 @@ def test_dry_run_with_listen_or_report_is_a_usage_error(tmp_path: Path) -> None:
     result = run(config, "-dry-run", "-listen=:0")
     assert result.returncode == 2
     assert "-dry-run cannot be combined with -listen or -report" in result.stderr
+
+
+def test_dry_run_spends_no_pull_and_never_waits_for_the_quota(
+    seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    with QuotaProxy(seeded.registry, limit=100) as proxy:
+        proxy.set_remaining(10)  # below the reserve: a run would wait 5 minutes
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"""
+tasks:
+  - name: hub
+    source:
+      registry: {proxy.host}
+      ratelimit: {{min: 50, retry: 5m}}
+    target: {{registry: {target_registry.host}}}
+    mappings:
+      - {{from: demo/app, to: mirror/demo/app, tags: [v1]}}
+      - {{from: demo/multi, to: mirror/demo/multi, tags: [m1], platform: linux/arm64}}
+"""
+        )
+        result = run(config, "-dry-run", timeout=60)
+        seen = proxy.seen()
+    assert result.returncode == 1, result.stderr
+    src, dst = proxy.host, target_registry.host
+    assert f"{src}/demo/app:v1 -> {dst}/mirror/demo/app:v1: copy (not at target)" in result.stderr
+    # choosing a platform needs the index (a GET, a pull): the dry run says so, and waits not
+    low = f"rate limit: {src} has 10 of 100 pulls left (min 50)"
+    assert f"{src}/demo/multi:m1 -> {dst}/mirror/demo/multi:m1: {low}" in result.stderr
+    assert "waiting" not in result.stderr
+    assert [s for s in seen if s.manifest and s.method == "GET"] == []
+    assert sum(s.method not in ("GET", "HEAD") for s in seen) == 0

@@ -239,8 +239,13 @@ class TaskRunner:
                     progress.settle(outcome.bytes)
             except asyncio.CancelledError:
                 raise
-            except PullQuotaLowError:
-                return True
+            except PullQuotaLowError as exc:
+                if not self._dry_run:
+                    return True
+                # A dry run does not wait: it says that this check would need a pull.
+                stats.record(image_failure(task, pair, decision, str(exc), started))
+                log.error("%s -> %s: %s", pair.source, pair.target, exc)
+                return False
             except DregsyError as exc:
                 stats.record(image_failure(task, pair, decision, str(exc), started))
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
