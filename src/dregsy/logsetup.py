@@ -2,7 +2,8 @@
 
 Only `cli.py` calls `configure`. `LOG_LEVEL` (trace, debug, info, warn, error, fatal, panic,
 as in dregsy) sets the level; `LOG_FORMAT=json` switches to JSON. httpx's and httpcore's own
-loggers stay at WARNING whatever the level, so request headers never reach a log.
+loggers stay at WARNING whatever the level, so request headers never reach a log; so do
+aiohttp's (the HTTP endpoint), which go through the same handler.
 """
 
 from __future__ import annotations
@@ -99,4 +100,10 @@ def configure(env: Mapping[str, str], stream: TextIO | None = None) -> list[str]
     root.propagate = False
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The HTTP endpoint's server: its warnings and errors (a failing handler) in our format;
+    # requests are not logged.
+    server = logging.getLogger("aiohttp")
+    server.handlers[:] = [handler]
+    server.setLevel(logging.WARNING)
+    server.propagate = False
     return warnings
