@@ -41,6 +41,7 @@ from dregsy.config.schema import (
 )
 from dregsy.config.types import DEFAULT_RATELIMIT_RETRY
 from dregsy.credentials import Credentials
+from dregsy.observe.address import AddressError, ListenAddress, parse_listen
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
 from dregsy.selection.paths import Rewrite, SourcePattern
@@ -146,6 +147,7 @@ class TopModel:
     parallel: int | None
     stall_timeout: float | None
     max_tags: int | None
+    listen: ListenAddress | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +167,13 @@ def _skopeo(value: object) -> SkopeoSection:
 
 def _global_lister(value: object) -> GlobalLister:
     return GlobalLister(**check_mapping(value, _GLOBAL_LISTER_KEYS))
+
+
+def _listen(value: object) -> ListenAddress:
+    try:
+        return parse_listen(text(value))
+    except AddressError as exc:
+        raise Problem(str(exc)) from None
 
 
 def _location_lister(value: object) -> LocationLister:
@@ -307,5 +316,6 @@ TOP_KEYS = (
     Key("parallel", integer(low=1, high=256)),
     Key("stall-timeout", parse_refresh),
     Key("max-tags", integer(low=1, high=10_000_000)),
+    Key("listen", _listen),
 )
 _TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)

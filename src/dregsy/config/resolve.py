@@ -107,6 +107,7 @@ def build(model: ConfigModel, base_dir: Path | None) -> Config:
         parallel=model.parallel or DEFAULT_PARALLEL,
         stall_timeout=model.stall_timeout or DEFAULT_STALL_TIMEOUT,
         max_tags=model.max_tags or DEFAULT_MAX_TAGS,
+        listen=model.listen,
     )
 
 

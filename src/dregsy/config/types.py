@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from dregsy.credentials import Credentials
+from dregsy.observe.address import ListenAddress
 from dregsy.reference import Registry
 from dregsy.selection.paths import RepoRule
 from dregsy.selection.tagset import TagSelection
@@ -181,3 +182,4 @@ class Config:
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
     stall_timeout: float = DEFAULT_STALL_TIMEOUT  # `stall-timeout` (native relay)
     max_tags: int = DEFAULT_MAX_TAGS  # `max-tags`: an endless tag list fails here
+    listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off

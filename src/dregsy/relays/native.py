@@ -65,6 +65,7 @@ class NativeRelay(Relay):
             detail_level=job.detail_level,
             new_repository=job.new_repository,
             stall_timeout=self._stall_timeout,
+            on_bytes=job.on_bytes,
         )
 
     def _referrer_copier(self, job: ImageJob, copier: ImageCopier, run: object) -> ReferrerCopier:
