@@ -1,6 +1,6 @@
 """Runs the workloads with each tool, alternating, and prints medians and ratios.
 
-`python -m bench.main [--workloads W1,W2,W4,W3] [--runs 3] [--tools ...]`
+`python -m bench.main [--workloads W1,W2,W4,W3,W5] [--runs 3] [--tools ...] [--rtt-ms 20]`
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from tests.support.dockerd import DockerDaemon
 from tests.support.registry import RegistryFactory, RegistryServer
 
 from bench import workloads
+from bench.latency import LatencyProxy, delayed
 from bench.tools import TOOLS, Command, Setup
 
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
@@ -33,6 +34,7 @@ ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.
 @dataclass
 class Measurement:
     wall: float
+    cpu: float  # the command's user + system CPU seconds (GNU time)
     rss_mib: float
     status: int
     src_manifest_head: int
@@ -51,14 +53,15 @@ def measure(argv: list[str], src: RegistryServer, dst: RegistryServer, log: Path
     with log.open("a") as out:
         # GNU time reports the command's own peak RSS; the kernel would charge a child of
         # this (large) process with its parent's pages.
-        timed = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv]
+        timed = ["/usr/bin/time", "-f", "%U %S %M", "-o", str(rss_file), *argv]
         status = subprocess.run(timed, stdout=out, stderr=out, env=env, check=False).returncode
     wall = time.monotonic() - started
-    rss_kib = int(rss_file.read_text().split()[-1])
+    user, system, rss_kib = rss_file.read_text().split()[-3:]
     s, d = src.requests(), dst.requests()
     return Measurement(
         wall=wall,
-        rss_mib=rss_kib / 1024,
+        cpu=float(user) + float(system),
+        rss_mib=int(rss_kib) / 1024,
         status=status,
         src_manifest_head=count(s, method="HEAD", endpoint="manifests"),
         src_manifest_get=count(s, method="GET", endpoint="manifests"),
@@ -89,31 +92,62 @@ def _saved_manifests(
     return saved
 
 
+@dataclass(frozen=True)
+class Options:
+    runs: int
+    tools: list[str]
+    rtt: float  # seconds a latency proxy adds per round trip (W5)
+    parallel: int | None
+    max_connections: int | None
+    w2_repos: int
+    w5_repos: int
+
+
+Results = dict[str, dict[str, list[Measurement]]]
+
+
+def _record(results: Results, name: str, run: int, tool: str, phase: str, m: Measurement) -> None:
+    results.setdefault(tool, {}).setdefault(phase, []).append(m)
+    flag = "" if m.status == 0 else f" EXIT {m.status}"
+    print(
+        f"# {name} run {run + 1} {tool} {phase}: {m.wall:.2f} s, {m.cpu:.2f} s CPU, "
+        f"{m.rss_mib:.0f} MiB{flag}",
+        file=sys.stderr,
+    )
+
+
+def _order(tools: list[str], run: int) -> list[str]:
+    """The contenders for this run, rotated so each goes first in turn (floor is not one)."""
+    contenders = [t for t in tools if t != "floor"]
+    shift = run % len(contenders)
+    return contenders[shift:] + contenders[:shift]
+
+
 def run_workload(
-    name: str,
-    tools: list[str],
-    runs: int,
-    factory: RegistryFactory,
-    work: Path,
-    docker_host: str | None,
-) -> dict[str, dict[str, list[Measurement]]]:
+    name: str, opts: Options, factory: RegistryFactory, work: Path, docker_host: str | None
+) -> Results:
     source = factory(f"src-{name}")
-    seed = {
-        "W1": workloads.seed_w1,
-        "W2": workloads.seed_w2,
-        "W3": workloads.seed_w3,
-        "W4": workloads.seed_w1,
-    }[name]
     t0 = time.monotonic()
-    workload = asyncio.run(seed(source.url))
+    if name == "W2":
+        workload = asyncio.run(workloads.seed_w2(source.url, opts.w2_repos))
+    else:
+        seed = {"W1": workloads.seed_w1, "W3": workloads.seed_w3, "W4": workloads.seed_w1}[name]
+        workload = asyncio.run(seed(source.url))
     print(f"# {name}: seeded in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-    results: dict[str, dict[str, list[Measurement]]] = {t: {} for t in tools}
-    for run in range(runs):
-        order = tools[run % len(tools) :] + tools[: run % len(tools)]
-        for tool in order:
+    results: Results = {t: {} for t in opts.tools}
+    for run in range(opts.runs):
+        for tool in _order(opts.tools, run):
             skopeo_support.clear_blob_info_cache()
             with target(factory, f"dst-{name}-{tool}-{run}") as dst:
-                setup = Setup(workload, source.host, dst.host, work, docker_host)
+                setup = Setup(
+                    workload,
+                    source.host,
+                    dst.host,
+                    work,
+                    docker_host,
+                    opts.parallel,
+                    opts.max_connections,
+                )
                 command: Command = TOOLS[tool]
                 log = work / f"{name}-{tool}.log"
                 if name == "W4":
@@ -128,37 +162,89 @@ def run_workload(
                     if tool != "ideal-copy":  # it checks nothing, so it has no no-op run
                         phases["no-op"] = measure(command(setup), source, dst, log)
                 for phase, m in phases.items():
-                    results[tool].setdefault(phase, []).append(m)
-                    flag = "" if m.status == 0 else f" EXIT {m.status} (see {log})"
-                    print(
-                        f"# {name} run {run + 1} {tool} {phase}: {m.wall:.2f} s, "
-                        f"{m.rss_mib:.0f} MiB{flag}",
-                        file=sys.stderr,
-                    )
+                    _record(results, name, run, tool, phase, m)
+                if tool == "dregsy-native" and "floor" in opts.tools and name in ("W1", "W2"):
+                    m = measure(TOOLS["floor"](setup), source, dst, work / f"{name}-floor.log")
+                    _record(results, name, run, "floor", "no-op", m)
     source.stop()
     return results
 
 
-def table(name: str, results: dict[str, dict[str, list[Measurement]]]) -> str:
+def _prime(source: RegistryServer, dst: RegistryServer, workload: workloads.Workload) -> None:
+    """Copy a workload on loopback (the ideal copy, not measured), for a no-op to find."""
+    pairs = [f"{src}:{to}" for src, to in workload.pairs()]
+    argv = [sys.executable, "-m", "bench.ideal", source.url, dst.url, "8", *pairs]
+    subprocess.run(argv, check=True)
+
+
+def run_w5(opts: Options, factory: RegistryFactory, work: Path) -> Results:
+    """W2's no-op and W1's full copy, with a latency proxy in front of every registry."""
+    full_src = factory("src-W5-full")
+    noop_src = factory("src-W5-noop")
+    noop_dst = factory("dst-W5-noop")
+    t0 = time.monotonic()
+    full_wl = asyncio.run(workloads.seed_w1(full_src.url))
+    noop_wl = asyncio.run(workloads.seed_w2(noop_src.url, opts.w5_repos))
+    _prime(noop_src, noop_dst, noop_wl)  # one target for every no-op: a no-op writes nothing
+    print(f"# W5: seeded in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    results: Results = {t: {} for t in opts.tools}
+    noop_phase = f"no-op W2 {opts.w5_repos}x5"
+    with (
+        delayed(full_src.host, opts.rtt) as full_in,
+        delayed(noop_src.host, opts.rtt) as noop_in,
+        delayed(noop_dst.host, opts.rtt) as noop_out,
+    ):
+
+        def setup(wl: workloads.Workload, src: LatencyProxy, dst: LatencyProxy) -> Setup:
+            return Setup(wl, src.host, dst.host, work, None, opts.parallel, opts.max_connections)
+
+        for run in range(opts.runs):
+            for tool in _order(opts.tools, run):
+                skopeo_support.clear_blob_info_cache()
+                log = work / f"W5-{tool}.log"
+                if tool != "ideal-copy":
+                    noop = setup(noop_wl, noop_in, noop_out)
+                    m = measure(TOOLS[tool](noop), noop_src, noop_dst, log)
+                    _record(results, "W5", run, tool, noop_phase, m)
+                    if tool == "dregsy-native" and "floor" in opts.tools:
+                        m = measure(TOOLS["floor"](noop), noop_src, noop_dst, log)
+                        _record(results, "W5", run, "floor", noop_phase, m)
+                with (
+                    target(factory, f"dst-W5-{tool}-{run}") as dst,
+                    delayed(dst.host, opts.rtt) as full_out,
+                ):
+                    m = measure(TOOLS[tool](setup(full_wl, full_in, full_out)), full_src, dst, log)
+                    _record(results, "W5", run, tool, "full W1", m)
+    for server in (full_src, noop_src, noop_dst):
+        server.stop()
+    return {t: r for t, r in results.items() if r}
+
+
+def table(name: str, results: Results) -> str:
     def med(ms: list[Measurement], attr: str) -> float:
         return float(statistics.median(float(getattr(m, attr)) for m in ms))
 
     lines = [
         f"**{name}**",
         "",
-        "| tool | phase | wall s | vs skopeo | peak RSS MiB | src manifest HEAD/GET"
-        " | src blob GET | dst blob uploads | dst manifest PUT | failed runs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| tool | phase | wall s | vs skopeo | CPU s | CPU vs floor | peak RSS MiB"
+        " | src manifest HEAD/GET | src blob GET | dst blob uploads | dst manifest PUT"
+        " | failed runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     skopeo = results.get("skopeo-sync", {})
+    floor = results.get("floor", {})
     for tool, phases in results.items():
         for phase, ms in phases.items():
             wall = med(ms, "wall")
             ref = skopeo.get(phase)
-            ratio = f"{wall / med(ref, 'wall'):.2f}x" if ref else "-"
+            ratio = f"{wall / med(ref, 'wall'):.3f}x" if ref else "-"
+            base = floor.get(phase)
+            cpu_ratio = f"{med(ms, 'cpu') / med(base, 'cpu'):.2f}x" if base else "-"
             failed = sum(1 for m in ms if m.status != 0)
             lines.append(
-                f"| {tool} | {phase} | {wall:.2f} | {ratio} | {med(ms, 'rss_mib'):.0f} | "
+                f"| {tool} | {phase} | {wall:.2f} | {ratio} | {med(ms, 'cpu'):.2f} | "
+                f"{cpu_ratio} | {med(ms, 'rss_mib'):.0f} | "
                 f"{med(ms, 'src_manifest_head'):.0f}/{med(ms, 'src_manifest_get'):.0f} | "
                 f"{med(ms, 'src_blob_get'):.0f} | {med(ms, 'dst_blob_uploads'):.0f} | "
                 f"{med(ms, 'dst_manifest_put'):.0f} | {failed} |"
@@ -168,25 +254,50 @@ def table(name: str, results: dict[str, dict[str, list[Measurement]]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/run")
-    parser.add_argument("--workloads", default="W1,W2,W4,W3")
+    parser.add_argument("--workloads", default="W1,W2,W4,W3,W5")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument(
+        "--rtt-ms", type=float, default=20.0, help="round trip the W5 latency proxies add"
+    )
+    parser.add_argument("--parallel", type=int, help="dregsy's parallel (default: its own)")
+    parser.add_argument(
+        "--max-connections", type=int, help="dregsy's max-connections (default: its own)"
+    )
+    parser.add_argument("--w2-repos", type=int, default=300, help="W2's repositories (x 5 tags)")
+    parser.add_argument(
+        "--w5-repos", type=int, default=100, help="W5's no-op repositories (x 5 tags)"
+    )
     args = parser.parse_args()
-    tools = args.tools.split(",")
+    opts = Options(
+        runs=args.runs,
+        tools=args.tools.split(","),
+        rtt=args.rtt_ms / 1000,
+        parallel=args.parallel,
+        max_connections=args.max_connections,
+        w2_repos=args.w2_repos,
+        w5_repos=args.w5_repos,
+    )
     with tempfile.TemporaryDirectory(prefix="dregsy-bench-") as tmp:
         work = Path(tmp)
         factory = RegistryFactory(work / "registries")
         daemon = None
-        if "dregsy-docker" in tools:  # a private dockerd, as the tests start it
+        if "dregsy-docker" in opts.tools:  # a private dockerd, as the tests start it
             daemon = DockerDaemon(work / "docker").start()
         try:
             for name in args.workloads.split(","):
                 # W3's layer is not a tar (no daemon unpacks it); W2 through a daemon would
-                # take an hour, and one skopeo process per tag a quarter of one.
-                slow = {"W2": ("dregsy-docker", "dregsy-skopeo"), "W3": ("dregsy-docker",)}
-                wl_tools = [t for t in tools if t not in slow.get(name, ())]
-                host = daemon.host if daemon else None
-                results = run_workload(name, wl_tools, args.runs, factory, work, host)
+                # take an hour, and one skopeo process per tag a quarter of one; so would W5.
+                relays = ("dregsy-docker", "dregsy-skopeo")
+                slow = {"W2": relays, "W3": ("dregsy-docker",), "W5": relays}
+                wl_opts = replace(
+                    opts, tools=[t for t in opts.tools if t not in slow.get(name, ())]
+                )
+                if name == "W5":
+                    results = run_w5(wl_opts, factory, work)
+                else:
+                    host = daemon.host if daemon else None
+                    results = run_workload(name, wl_opts, factory, work, host)
                 print(table(name, results), flush=True)
         finally:
             factory.stop_all()

@@ -12,6 +12,10 @@ from bench.workloads import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 DREGSY = str(ROOT / ".bench" / "venv" / "bin" / "dregsy")  # see bench/run
+# The floor loop runs where dregsy runs: a plain install with only its runtime dependencies.
+BENCH_PYTHON = str(ROOT / ".bench" / "venv" / "bin" / "python")
+DEFAULT_PARALLEL = 8  # dregsy's defaults, when the run does not set them
+DEFAULT_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class Setup:
     target: str
     workdir: Path
     docker_host: str | None = None
+    parallel: int | None = None  # dregsy's `parallel`; None = its default
+    max_connections: int | None = None  # dregsy's `max-connections` on both ends
 
 
 Command = Callable[[Setup], list[str]]
@@ -34,11 +40,14 @@ def _dregsy_config(setup: Setup, relay: str) -> Path:
         lines.append(f"dockerhost: {setup.docker_host}")
     else:
         lines.append(f"relay: {relay}")
+    if setup.parallel is not None:
+        lines.append(f"parallel: {setup.parallel}")
+    conns = "" if setup.max_connections is None else f", max-connections: {setup.max_connections}"
     lines += [
         "tasks:",
         "  - name: bench",
-        f"    source: {{registry: {setup.source}}}",
-        f"    target: {{registry: {setup.target}}}",
+        f"    source: {{registry: {setup.source}{conns}}}",
+        f"    target: {{registry: {setup.target}{conns}}}",
         "    mappings:",
     ]
     lines += [f"      - {{from: {src}, to: {dst}}}" for src, dst in setup.workload.pairs()]
@@ -87,10 +96,27 @@ def ideal(setup: Setup) -> list[str]:
     ]
 
 
+def floor(setup: Setup) -> list[str]:
+    pairs = [f"{src}:{dst}" for src, dst in setup.workload.pairs()]
+    return [
+        BENCH_PYTHON,
+        "-m",
+        "bench.floor",
+        f"http://{setup.source}",
+        f"http://{setup.target}",
+        str(setup.parallel or DEFAULT_PARALLEL),
+        str(setup.max_connections or DEFAULT_CONNECTIONS),
+        ",".join(setup.workload.tags),
+        *pairs,
+    ]
+
+
 TOOLS: dict[str, Command] = {
     "dregsy-native": dregsy("native"),
     "skopeo-sync": skopeo_sync,
     "ideal-copy": ideal,
     "dregsy-skopeo": dregsy("skopeo"),
     "dregsy-docker": dregsy("docker"),
+    # Not a contender: measured right after dregsy-native's no-op, on the same target.
+    "floor": floor,
 }

@@ -1,4 +1,7 @@
-"""The workloads: W1 (10 repos x 3 tags, 2 x 5 MiB layers), W2 (300 x 5 tiny), W3 (1 GiB)."""
+"""The workloads: W1 (10 repos x 3 tags, 2 x 5 MiB layers), W2 (300 x 5 tiny), W3 (1 GiB).
+
+W4 is W1 with three tags changed; W5 is W2's no-op and W1's full copy through latency proxies.
+"""
 
 from __future__ import annotations
 
@@ -63,8 +66,8 @@ async def seed_w1(base_url: str) -> Workload:
     return workload
 
 
-async def seed_w2(base_url: str) -> Workload:
-    workload = Workload("W2", [f"bench/tiny{i}" for i in range(300)], [f"t{i}" for i in range(5)])
+async def seed_w2(base_url: str, repos: int = 300) -> Workload:
+    workload = Workload("W2", [f"bench/tiny{i}" for i in range(repos)], [f"t{i}" for i in range(5)])
     async with Pusher(base_url, parallel=16) as pusher:
         await _seed_images(pusher, workload, (256,), "w2")
     return workload
