@@ -29,12 +29,13 @@ RUN set -eu; \
 
 FROM ${BASE}
 # skopeo for `relay: skopeo` (a base made by `scripts/image --local-base` has it already; the
-# package lists are removed again). The user dregsy, UID 65532 and GID 65532, home
+# package lists are removed again; gpg and netavark satisfy its dependencies without perl and
+# the CNI plugins). The user dregsy, UID 65532 and GID 65532, home
 # /home/dregsy. Nothing is written outside /tmp, so the root filesystem can be read-only.
 RUN set -eu; \
     if ! command -v skopeo >/dev/null; then \
       apt-get update; \
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends skopeo ca-certificates; \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends skopeo gpg netavark ca-certificates; \
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; \
     fi; \
     skopeo --version; \

@@ -26,7 +26,7 @@ from tests.support.dockerd import DockerDaemon
 from tests.support.dregsy_cli import auth_value
 from tests.support.image import REPO_ROOT, BuiltImage, DockerCli
 from tests.support.oci import Index
-from tests.support.podrun import docker_run_args
+from tests.support.podrun import docker_run_args, write_volume
 from tests.support.registry import HtpasswdAuth, RegistryFactory, RegistryServer
 from tests.support.seed import seed_images
 from tests.support.users import ALICE, BOB, TEST_USERS
@@ -202,7 +202,7 @@ def _stop(docker: DockerCli, name: str) -> tuple[int, str]:
 
 @pytest.mark.timeout(900)
 @pytest.mark.usefixtures("skopeo")
-def test_deployment_pod_syncs_with_credentials_from_the_secret(
+def test_deployment_pod_syncs_and_reloads_an_edited_configmap(
     docker: DockerCli, dregsy_image: BuiltImage, registry_factory: RegistryFactory, tmp_path: Path
 ) -> None:
     source, target, seeded = _registries(registry_factory, tmp_path)
@@ -214,12 +214,25 @@ def test_deployment_pod_syncs_with_credentials_from_the_secret(
     expected = {dst: seeded.digest(seed) for seed, dst in COPIES.values()}
     try:
         _wait_for_copies(docker, name, target, expected)
+        # `kubectl apply` of an edited ConfigMap: the kubelet swaps the mounted files, and
+        # with watch: true dregsy reloads and syncs the new tag without a restart
+        image = seeded.images["demo/app:v1"]
+        assert image.tag is not None
+        skopeo.push(seeded.layout.path, image.tag, f"{source.host}/team/app:1.2", creds=ALICE)
+        configmap = kube.find(objects, "ConfigMap", "dregsy-config")
+        edited = configmap["data"]["config.yaml"].replace("['1.0', '1.1']", "['1.0', '1.1', '1.2']")
+        assert "'1.2'" in edited
+        write_volume(tmp_path / "pod" / "volume-config", {"config.yaml": edited.encode()})
+        expected["mirror/team/app:1.2"] = seeded.digest("demo/app:v1")
+        _wait_for_copies(docker, name, target, expected)
     finally:
         status, logs = _stop(docker, name)
     assert status == 0, logs
-    summaries = [json.loads(line) for line in logs.splitlines() if "task mirror:" in line]
-    assert summaries, logs  # LOG_FORMAT=json: one JSON object per line
-    assert "3 copied, 0 skipped, 0 failed" in summaries[0]["msg"]
+    messages = [json.loads(line)["msg"] for line in logs.splitlines()]  # LOG_FORMAT=json
+    summaries = [message for message in messages if message.startswith("task mirror:")]
+    assert "3 copied, 0 skipped, 0 failed" in summaries[0], logs
+    assert "configuration reloaded: 1 task(s)" in messages, logs
+    assert "1 copied, 3 skipped, 0 failed" in summaries[-1], logs
     _assert_no_secrets(logs)
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,14 +106,36 @@ def _env_value(item: Mapping[str, Any], objects: Sequence[Obj]) -> str:
     raise Unsupported(f"env {item.get('name')}: cannot reproduce {sorted(source)}")
 
 
-def _write_files(directory: Path, files: Mapping[str, bytes], mode: int, gid: int | None) -> None:
-    directory.mkdir(parents=True)
+def write_volume(
+    directory: Path, files: Mapping[str, bytes], mode: int = DEFAULT_MODE, gid: int | None = None
+) -> None:
+    """Write a ConfigMap's or Secret's files into *directory* as the kubelet does.
+
+    The kubelet's atomic writer: the files live in a hidden ``..<timestamp>`` directory,
+    ``..data`` links to it, and each key is a link ``KEY -> ..data/KEY``. Called again, it
+    writes a new hidden directory and swaps ``..data`` in one rename, which is how an edited
+    ConfigMap reaches a running pod.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
+    previous = (directory / "..data").resolve() if (directory / "..data").exists() else None
+    version = directory / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
+    version.mkdir()
+    version.chmod(0o755)
     for key, content in files.items():
-        path = directory / key
+        path = version / key
         path.write_bytes(content)
         os.chown(path, 0, gid if gid is not None else 0)
         path.chmod(mode)
+    swap = directory / "..data_tmp"
+    swap.symlink_to(version.name)
+    swap.rename(directory / "..data")
+    for key in files:
+        link = directory / key
+        if not link.is_symlink():
+            link.symlink_to(f"..data/{key}")
+    if previous is not None:
+        shutil.rmtree(previous)
 
 
 def _volume_args(
@@ -129,11 +153,11 @@ def _volume_args(
     if "configMap" in volume:
         source = volume["configMap"]
         data = _configmap_data(_by_name(objects, "ConfigMap", source["name"]))
-        _write_files(host_dir, data, source.get("defaultMode", DEFAULT_MODE), None)
+        write_volume(host_dir, data, source.get("defaultMode", DEFAULT_MODE))
     elif "secret" in volume:
         source = volume["secret"]
         data = _secret_data(_by_name(objects, "Secret", source["secretName"]))
-        _write_files(host_dir, data, source.get("defaultMode", DEFAULT_MODE), fs_group)
+        write_volume(host_dir, data, source.get("defaultMode", DEFAULT_MODE), fs_group)
     elif "emptyDir" in volume:
         source = volume["emptyDir"] or {}
         if source.get("medium") == "Memory":
