@@ -2,6 +2,7 @@
 
     DregsyError
     ├── ConfigError                 bad config file or CLI usage (exit status 2)
+    ├── EndpointError               the HTTP endpoint cannot listen (exit status 2)
     ├── InvalidReferenceError       a registry, repository, tag or digest that does not parse
     ├── RegistryError               anything that went wrong talking to a registry
     │   ├── RegistryUnreachableError    connection, TLS or timeout problems
@@ -12,6 +13,7 @@
     │   │   ├── UnauthorizedError           401 after authenticating
     │   │   ├── DeniedError                 403
     │   │   └── RateLimitedError            429
+    │   ├── PullQuotaLowError           fewer pulls left than the source's ratelimit.min
     │   ├── DigestMismatchError         content does not hash to its digest
     │   ├── SizeLimitExceededError      a manifest or token larger than we accept
     │   └── UnsupportedManifestError    schema 1 or an unknown media type
@@ -55,6 +57,10 @@ class ConfigError(DregsyError):
             problems = [problems]
         self.problems: tuple[ConfigProblem, ...] = tuple(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class EndpointError(DregsyError):
+    """The HTTP endpoint (`listen`) cannot listen where it was told to."""
 
 
 class InvalidReferenceError(DregsyError, ValueError):
@@ -118,6 +124,17 @@ class DeniedError(RegistryHTTPError):
 
 class RateLimitedError(RegistryHTTPError):
     """429: too many requests."""
+
+
+class PullQuotaLowError(RegistryError):
+    """A manifest GET would spend a pull while the registry reports fewer left than the
+    location's `ratelimit.min`; the image waits and tries again (`dregsy.sync.runner`)."""
+
+    def __init__(self, registry: str, remaining: int, limit: int | None, minimum: int) -> None:
+        of = "?" if limit is None else str(limit)
+        left = f"{remaining} of {of} pulls left (min {minimum})"
+        super().__init__(f"rate limit: {registry} has {left}")
+        self.registry = registry
 
 
 class DigestMismatchError(RegistryError):

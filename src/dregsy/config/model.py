@@ -17,6 +17,7 @@ from dregsy.config.fields import (
     parse_auth,
     parse_cache_duration,
     parse_interval,
+    parse_media_type,
     parse_platform,
     parse_platforms,
     parse_refresh,
@@ -24,10 +25,23 @@ from dregsy.config.fields import (
     parse_source,
     parse_tag,
     parse_target,
+    parse_wait,
     rewritten_path,
 )
-from dregsy.config.schema import Key, boolean, check_mapping, integer, list_of, one_of, text
+from dregsy.config.issues import Issue
+from dregsy.config.schema import (
+    Invalid,
+    Key,
+    boolean,
+    check_mapping,
+    integer,
+    list_of,
+    one_of,
+    text,
+)
+from dregsy.config.types import DEFAULT_RATELIMIT_RETRY
 from dregsy.credentials import Credentials
+from dregsy.observe.address import AddressError, ListenAddress, parse_listen
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
 from dregsy.selection.paths import Rewrite, SourcePattern
@@ -69,6 +83,14 @@ class LocationLister:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSection:
+    """A source's `ratelimit:`: the pull quota to keep, and how often to look again."""
+
+    min: int
+    retry: float
+
+
+@dataclass(frozen=True, slots=True)
 class LocationModel:
     """`source:` or `target:`."""
 
@@ -78,6 +100,7 @@ class LocationModel:
     skip_tls_verify: bool
     lister: LocationLister | None
     max_connections: int | None
+    ratelimit: RateLimitSection | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +112,9 @@ class MappingModel:
     tags: tuple[TagEntry, ...] | None
     platform: str | None
     platforms: tuple[str, ...] | None
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +127,9 @@ class TaskModel:
     source: LocationModel
     target: LocationModel
     mappings: tuple[MappingModel, ...]
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +145,7 @@ class TopModel:
     watch: bool
     lister: GlobalLister | None
     parallel: int | None
+    listen: ListenAddress | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,11 +167,22 @@ def _global_lister(value: object) -> GlobalLister:
     return GlobalLister(**check_mapping(value, _GLOBAL_LISTER_KEYS))
 
 
+def _listen(value: object) -> ListenAddress:
+    try:
+        return parse_listen(text(value))
+    except AddressError as exc:
+        raise Problem(str(exc)) from None
+
+
 def _location_lister(value: object) -> LocationLister:
     lister = LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
     if lister.type == "index" and lister.search is None:
         raise Problem("is required when type is 'index'", key="search")
     return lister
+
+
+def _ratelimit(value: object) -> RateLimitSection:
+    return RateLimitSection(**check_mapping(value, _RATELIMIT_KEYS))
 
 
 def _location(value: object) -> LocationModel:
@@ -163,6 +204,10 @@ def _mapping(value: object) -> MappingModel:
 
 def _task(value: object) -> TaskModel:
     task = TaskModel(**check_mapping(value, _TASK_KEYS))
+    if task.target.ratelimit is not None:
+        message = "only applies to a task's source (the registry images are pulled from)"
+        raise Invalid([Issue(("target", "ratelimit"), message)])
+    _check_referrer_types(task)
     if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
@@ -177,6 +222,22 @@ def _task(value: object) -> TaskModel:
         message = "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
         raise Problem(message, key="source")
     return task
+
+
+def _check_referrer_types(task: TaskModel) -> None:
+    """`referrer-types` restricts `referrers`: given where no referrers are copied, it is
+    a mistake (a mapping's own `referrers` wins over the task's)."""
+    message = "has no effect without 'referrers: true'"
+    copying = [task.referrers if m.referrers is None else m.referrers for m in task.mappings]
+    issues = [
+        Issue(("mappings", j, "referrer-types"), message)
+        for j, mapping in enumerate(task.mappings)
+        if mapping.referrer_types and not copying[j]
+    ]
+    if task.referrer_types and not any(copying):
+        issues.insert(0, Issue(("referrer-types",), message))
+    if issues:
+        raise Invalid(issues)
 
 
 def check_top(value: object) -> TopModel:
@@ -212,6 +273,17 @@ _LOCATION_KEYS = (
     Key("skip-tls-verify", boolean, default=False),
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
+    Key("ratelimit", _ratelimit),
+)
+_RATELIMIT_KEYS = (
+    Key("min", integer(low=1), required=True),
+    Key("retry", parse_wait, default=DEFAULT_RATELIMIT_RETRY),
+)
+# On a mapping, and on a task as the default of its mappings.
+_REFERRER_KEYS = (
+    Key("referrers", boolean),
+    Key("referrer-types", list_of(parse_media_type, non_empty=True)),
+    Key("digest-tags", boolean),
 )
 _MAPPING_KEYS = (
     Key("from", parse_source, field="from_", required=True),
@@ -219,6 +291,7 @@ _MAPPING_KEYS = (
     Key("tags", list_of(parse_tag)),
     Key("platform", parse_platform),
     Key("platforms", parse_platforms),
+    *_REFERRER_KEYS,
 )
 _TASK_KEYS = (
     Key("name", text, required=True),
@@ -227,6 +300,7 @@ _TASK_KEYS = (
     Key("source", _location, required=True),
     Key("target", _location, required=True),
     Key("mappings", list_of(_mapping, non_empty=True), required=True),
+    *_REFERRER_KEYS,
 )
 TOP_KEYS = (
     Key("relay", one_of("native", "docker", "skopeo")),
@@ -238,5 +312,6 @@ TOP_KEYS = (
     Key("watch", boolean, default=False),
     Key("lister", _global_lister),
     Key("parallel", integer(low=1, high=256)),
+    Key("listen", _listen),
 )
 _TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)

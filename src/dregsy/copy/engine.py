@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,14 @@ class CopyStats:
     manifests_pushed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A manifest the copy pushed, and the `OCI-Subject` the registry answered with."""
+
+    manifest: Manifest
+    subject: str | None
+
+
 class ImageCopier:
     """Copies one manifest (image or index) and everything it references."""
 
@@ -54,6 +62,7 @@ class ImageCopier:
         blob_slots: asyncio.Semaphore,
         detail_level: int = logging.DEBUG,
         new_repository: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         self._source = source
         self._target = target
@@ -68,10 +77,12 @@ class ImageCopier:
             and source.registry.scheme == target.registry.scheme
         )
         self.stats = CopyStats()
+        # Hears each chunk as it goes out, and a negative count for an attempt that failed.
+        self._on_bytes = on_bytes
 
     async def copy(
         self, src: Reference, dst: Reference, digest: str, top: Manifest | None = None
-    ) -> None:
+    ) -> Pushed:
         """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest).
 
         `top` is that manifest when already in hand (fetched by the decision, or a subset
@@ -80,8 +91,9 @@ class ImageCopier:
         if top is None:
             top = await manifests.get_manifest(self._source, src.repository.digest(digest))
         await self._ensure_content(top, src.repository, dst.repository)
-        await manifests.put_manifest(self._target, dst, top)
+        subject = await manifests.put_manifest(self._target, dst, top)
         self.stats.manifests_pushed += 1
+        return Pushed(top, subject)
 
     async def _ensure_content(self, manifest: Manifest, src: Repository, dst: Repository) -> None:
         if manifest.is_index:
@@ -160,11 +172,20 @@ class ImageCopier:
     async def _stream_blob(
         self, desc: Descriptor, src: Repository, dst: Repository, location: str
     ) -> None:
-        async with blobs.open_blob(self._source, src, desc.digest) as response:
-            body = _verified(response, Verifier(desc.digest, desc.size, f"blob {desc.digest}"))
-            await blobs.finish_upload(
-                self._target, dst, location, digest=desc.digest, size=desc.size, body=body
-            )
+        sent = [0]  # bytes of this attempt that went out
+        try:
+            async with blobs.open_blob(self._source, src, desc.digest) as response:
+                verifier = Verifier(desc.digest, desc.size, f"blob {desc.digest}")
+                body = _verified(response, verifier)
+                if self._on_bytes is not None:
+                    body = _counted(body, self._on_bytes, sent)
+                await blobs.finish_upload(
+                    self._target, dst, location, digest=desc.digest, size=desc.size, body=body
+                )
+        except BaseException:
+            if sent[0] and self._on_bytes is not None:
+                self._on_bytes(-sent[0])  # this attempt moved nothing that counts
+            raise
 
 
 async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterator[bytes]:
@@ -182,6 +203,16 @@ async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterat
     verifier.check()
     if held is not None:
         yield held
+
+
+async def _counted(
+    chunks: AsyncIterator[bytes], on_bytes: Callable[[int], None], sent: list[int]
+) -> AsyncIterator[bytes]:
+    """Pass chunks through, telling `on_bytes` of each once it went out (adding to `sent`)."""
+    async for chunk in chunks:
+        yield chunk
+        sent[0] += len(chunk)
+        on_bytes(len(chunk))
 
 
 async def _gather(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:

@@ -16,6 +16,7 @@ from dregsy.config.types import Location
 from dregsy.credentials import Credentials
 from dregsy.registry.client import PULL, PULL_PUSH, RegistryClient
 from dregsy.registry.pool import HttpPool
+from dregsy.registry.quota import PullQuota
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,13 @@ class RegistryDirectory:
         """The location's credentials now, from its source (for relays that hand them on)."""
         return await self._credentials.for_location(location).get()
 
-    async def prepare_targets(self, location: Location, paths: Iterable[str]) -> set[str]:
+    async def prepare_targets(self, location: Location, paths: Iterable[str]) -> dict[str, str]:
         """Make the target repositories ready for a push (ECR: create the missing ones).
 
-        Returns the paths that are not ready; each is logged with the reason.
+        Returns the paths that are not ready, with the reason; each is logged.
         """
         if not location.registry.is_ecr:
-            return set()
+            return {}
         from dregsy.registry.ecr_repos import EcrRepositories
 
         repositories = EcrRepositories(self._credentials.aws)
@@ -55,7 +56,7 @@ class RegistryDirectory:
             log.error(
                 "%s/%s: cannot prepare the ECR repository: %s", location.registry, path, message
             )
-        return set(failures)
+        return dict(failures)
 
     def _client(self, location: Location, actions: tuple[str, ...]) -> RegistryClient:
         key = (location, actions)
@@ -68,6 +69,12 @@ class RegistryDirectory:
                 role=",".join(actions),
             )
             auth = RegistryAuth(self._credentials.for_location(location))
-            client = RegistryClient(location.registry, http, auth, actions=actions)
+            quota = None
+            if location.ratelimit is not None and actions == PULL:
+                registry = location.registry.api_host
+                quota = PullQuota(registry, location.ratelimit, self._pool.traffic)
+            client = RegistryClient(
+                location.registry, http, auth, actions=actions, pull_quota=quota
+            )
             self._clients[key] = client
         return client
