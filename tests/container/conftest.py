@@ -6,6 +6,7 @@ in about two to three minutes; every test in this package reuses that image and 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,14 @@ from tests.support.image import BuiltImage, DockerCli, build_image
 
 @pytest.fixture(scope="session")
 def image_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerDaemon]:
-    """A private dockerd for building and running dregsy's image (vfs, no bridge)."""
+    """A private dockerd for building and running dregsy's image (vfs, no bridge).
+
+    vfs keeps a full copy of the filesystem per layer (GBs), so its data root is removed
+    once the daemon has stopped.
+    """
     with DockerDaemon(tmp_path_factory.mktemp("image-dockerd")) as daemon:
         yield daemon
+    shutil.rmtree(daemon.workdir / "root", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
