@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900), pytest.mark.usefixtures
 
 UID = GID = 65532
 MAX_SIZE = 250_000_000
-"""Bytes: the image is ~180 MB (Debian, Python, skopeo, dregsy with boto3 and google-auth)."""
+"""Bytes: the image is ~204 MB (Debian, Python, skopeo, dregsy with boto3, google-auth, aiohttp)."""
 RUN_READ_ONLY = ("run", "--rm", "--read-only", "--tmpfs", "/tmp")
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
