@@ -96,7 +96,9 @@ def test_runs_as_non_root_on_a_read_only_root_with_skopeo_and_nothing_to_build_w
     assert unwanted == []
 
 
+@pytest.mark.parametrize("access", ["group-add", "root"])
 def test_seed_docker_run_line_relays_through_the_mounted_socket(
+    access: str,
     docker: DockerCli,
     dregsy_image: BuiltImage,
     seeded: SeededImages,
@@ -122,11 +124,15 @@ tasks:
     )
     socket = docker.daemon.socket_path
     images_before = docker.image_ids()
-    # The README's line: the socket's group for the non-root user; --network host only
-    # because the test daemon has no bridge network and the registries are on loopback.
+    # The README's two lines: the socket's group for the non-root user, or root as in the
+    # seed; --network host only because the test daemon has no bridge network and the
+    # registries are on loopback.
+    user = (
+        ["--group-add", str(os.stat(socket).st_gid)] if access == "group-add" else ["--user", "0"]
+    )
     done = docker.run(
         [
-            *("run", "--rm", "--network", "host", "--group-add", str(os.stat(socket).st_gid)),
+            *("run", "--rm", "--network", "host", *user),
             *("-v", f"{config}:/config.yaml:ro", "-v", f"{socket}:/var/run/docker.sock"),
             dregsy_image.tag,
         ],

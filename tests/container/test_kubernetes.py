@@ -26,7 +26,7 @@ from tests.support.dockerd import DockerDaemon
 from tests.support.dregsy_cli import auth_value
 from tests.support.image import REPO_ROOT, BuiltImage, DockerCli
 from tests.support.oci import Index
-from tests.support.podrun import docker_run_args, write_volume
+from tests.support.podrun import Unsupported, docker_run_args, write_volume
 from tests.support.registry import HtpasswdAuth, RegistryFactory, RegistryServer
 from tests.support.seed import seed_images
 from tests.support.users import ALICE, BOB, TEST_USERS
@@ -105,6 +105,29 @@ def test_schema_validation_rejects_an_unknown_field() -> None:
         kube.validate(deployment)
 
 
+def test_pod_runner_refuses_what_it_cannot_reproduce(tmp_path: Path) -> None:
+    """A probe (or any field podrun does not know) fails the run tests instead of being
+    dropped silently; Secret values go to an env file, never onto the command line."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "dregsy-credentials"},
+        "stringData": {
+            "source-auth": "c2VjcmV0LXNvdXJjZQ==",
+            "target-auth": "c2VjcmV0LXRhcmdldA==",
+        },
+    }
+    objects = [*kube.render(KUSTOMIZE / "base"), secret]
+    pod = kube.pod_spec(kube.find(objects, "Deployment"))
+    args = docker_run_args(pod, "dregsy", objects, tmp_path / "plain")
+    assert not any("c2VjcmV0" in arg for arg in args)
+    env_file = Path(args[args.index("--env-file") + 1])
+    assert "TARGET_AUTH=c2VjcmV0LXRhcmdldA==" in env_file.read_text().splitlines()
+    pod["containers"][0]["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": 9090}}
+    with pytest.raises(Unsupported, match="livenessProbe"):
+        docker_run_args(pod, "dregsy", objects, tmp_path / "probe")
+
+
 # (b) and (c) -------------------------------------------------------------------------------
 
 
@@ -160,7 +183,6 @@ def _objects_for_test(
 
 def _run_args(objects: list[dict[str, Any]], kind: str, workdir: Path) -> list[str]:
     workload = kube.find(objects, kind)
-    workdir.mkdir()
     return docker_run_args(kube.pod_spec(workload), "dregsy", objects, workdir)
 
 

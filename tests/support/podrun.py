@@ -183,6 +183,7 @@ def docker_run_args(
     volumes and the env file go to *workdir*.
     """
     _check_keys("pod spec", pod, POD_KEYS)
+    workdir.mkdir(parents=True, exist_ok=True)
     if pod.get("automountServiceAccountToken") is not False:
         raise Unsupported("a service account token would be mounted")
     (container,) = [c for c in pod["containers"] if c["name"] == container_name]
