@@ -8,9 +8,10 @@
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS build
-# deploy/image/wheels holds what scripts/image downloaded on the host: pip itself, and for an
-# offline build (OFFLINE=1: pip uses nothing else) every dependency. Otherwise pip asks PyPI
-# for what is missing there. The context is only what .dockerignore lets through.
+# deploy/image/wheels holds what scripts/image downloaded on the host: pip and every
+# dependency, as wheels for the base; scripts/image builds with OFFLINE=1, so pip uses nothing
+# else. Without it (a buildx multi-platform build) pip takes what fits from there and asks
+# PyPI for the rest. The context is only what .dockerignore lets through.
 ARG OFFLINE=0
 COPY . /src/
 RUN set -eu; \
