@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _git_head() -> str:
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def test_image_metadata_user_entrypoint_labels_and_size(dregsy_image: BuiltImage) -> None:
     docker = dregsy_image.docker
     info = docker.inspect(dregsy_image.tag)
@@ -51,7 +43,7 @@ def test_image_metadata_user_entrypoint_labels_and_size(dregsy_image: BuiltImage
     assert config["Cmd"] == ["-config=/config.yaml"]
     labels = config["Labels"]
     assert labels["org.opencontainers.image.version"] == dregsy_image.version
-    assert labels["org.opencontainers.image.revision"].startswith(_git_head())
+    assert labels["org.opencontainers.image.revision"].startswith(dregsy_image.revision)
     assert labels["org.opencontainers.image.source"]
     assert docker.inspect("dregsy:latest")["Id"] == info["Id"]
     assert info["Size"] < MAX_SIZE, info["Size"]

@@ -82,6 +82,8 @@ class BuiltImage:
 
     docker: DockerCli
     version: str
+    revision: str
+    """The git commit checked out when the build started."""
     output: str
     """What ``scripts/image`` printed (stdout and stderr)."""
 
@@ -93,6 +95,9 @@ class BuiltImage:
 def build_image(daemon: DockerDaemon, log: Path) -> BuiltImage:
     """Run ``bash scripts/image --local-base`` against *daemon*; its output goes to *log*."""
     docker = DockerCli(daemon)
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     with log.open("w") as out:
         done = subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / "image"), "--local-base"],
@@ -106,4 +111,6 @@ def build_image(daemon: DockerDaemon, log: Path) -> BuiltImage:
         )
     if done.returncode != 0:
         raise AssertionError(f"scripts/image exited {done.returncode}:\n{tail(log, 60)}")
-    return BuiltImage(docker=docker, version=repo_version(), output=log.read_text())
+    return BuiltImage(
+        docker=docker, version=repo_version(), revision=revision, output=log.read_text()
+    )
