@@ -31,6 +31,7 @@ from dregsy.relays.base import Relay
 from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
+from dregsy.shard import Shard
 from dregsy.sync.runner import TaskRunner
 from dregsy.watch import Fingerprint, fingerprint, watch_file
 
@@ -84,8 +85,10 @@ class App:
         clock: Clock | None = None,
         stop_grace: float = STOP_GRACE,
         hub_endpoints: HubEndpoints | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self._config_path = config_path
+        self._shard = shard  # None: every repository; kept across reloads
         self._clock = clock or SystemClock()
         self._stop_grace = stop_grace
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
@@ -137,6 +140,7 @@ class App:
             repo_lists,
             stop=run_stop,
             clock=self._clock,
+            shard=self._shard,
         )
 
         def record_failure() -> None:

@@ -1,6 +1,9 @@
 """The command line: dregsy's Go-style flags, exit codes, signals and logging setup.
 
-    dregsy -config=FILE [-run=REGEX]     (also --config FILE, --run REGEX)
+    dregsy -config=FILE [-run=REGEX] [-shard=I/N]   (also --config FILE, --run REGEX, ...)
+
+The shard may also come from the environment (`dregsy.shard`): DREGSY_SHARD=I/N, or
+DREGSY_SHARDS=N with JOB_COMPLETION_INDEX or the host name's ordinal.
 
 Exit status: 0 every sync succeeded; 1 a sync failed at some point; 2 usage or config error.
 """
@@ -13,6 +16,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +28,7 @@ from dregsy.config.load import load_config
 from dregsy.config.types import Config
 from dregsy.errors import ConfigError, RelayUnavailableError
 from dregsy.logsetup import configure
+from dregsy.shard import Shard, ShardError, shard_from
 from dregsy.threads import DaemonThreadExecutor
 
 log = logging.getLogger("dregsy")
@@ -43,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-config", "--config", metavar="FILE", help="path to the YAML config")
     parser.add_argument(
         "-run", "--run", metavar="REGEX", help="run only the tasks whose name fully matches"
+    )
+    parser.add_argument(
+        "-shard",
+        "--shard",
+        metavar="I/N",
+        help="sync only shard I of N (0 <= I < N) of the (task, repository) work units",
     )
     parser.add_argument("-version", "--version", action="version", version=f"dregsy {__version__}")
     parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
@@ -82,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dregsy: error: -config=FILE is required", file=sys.stderr)
         return EXIT_USAGE
     path = Path(args.config)
+    try:
+        shard = shard_from(
+            args.shard, os.environ, os.environ.get("HOSTNAME") or socket.gethostname()
+        )
+    except ShardError as exc:
+        print(f"dregsy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     for warning in configure(os.environ):
         log.warning("%s", warning)
     try:
@@ -90,14 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(path, exc)
         return EXIT_USAGE
     log.info(
-        "dregsy %s: %d task(s) from %s, %s relay",
+        "dregsy %s: %d task(s) from %s, %s relay%s",
         __version__,
         len(config.tasks),
         path,
         config.relay,
+        f", shard {shard}" if shard is not None else "",
     )
     try:
-        return asyncio.run(_serve(config, path, args.run))
+        return asyncio.run(_serve(config, path, args.run, shard))
     except RelayUnavailableError as exc:  # binary missing, daemon down: nothing can sync
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
@@ -105,14 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-async def _serve(config: Config, path: Path, run_filter: str | None) -> int:
+async def _serve(config: Config, path: Path, run_filter: str | None, shard: Shard | None) -> int:
     signals = Signals()
     loop = asyncio.get_running_loop()
     loop.set_default_executor(DaemonThreadExecutor())  # AWS/Google calls must not delay exit
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_stop, signals, sig)
     loop.add_signal_handler(signal.SIGHUP, _on_reload, signals)
-    app = App(config_path=path)
+    app = App(config_path=path, shard=shard)
     status = await app.serve(config, lambda: _load(path, run_filter), signals)
     log.info("dregsy finished: %s", "a sync failed" if status else "all syncs succeeded")
     return status

@@ -23,6 +23,14 @@ from dregsy.selection.tagset import EVERY_TAG
 log = logging.getLogger(__name__)
 
 
+class UnmappableRepository(DregsyError):
+    """A listed repository whose target path does not parse (it fails alone)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 @dataclass(frozen=True, slots=True)
 class RepoPair:
     """One source repository and where it goes."""
@@ -33,7 +41,7 @@ class RepoPair:
 
 async def repository_pairs(
     task: Task, mapping: Mapping, lists: RepositoryLists | None
-) -> list[RepoPair | DregsyError]:
+) -> list[RepoPair | UnmappableRepository]:
     """The mapping's repository pairs; a listed repository whose target path does not
     parse is an error in the list (it fails alone); a failed listing raises."""
     rule = mapping.repos
@@ -43,7 +51,7 @@ async def repository_pairs(
     if lists is None:
         raise DregsyError("regex mappings need a repository lister, and none is set up")
     listed = await lists.repositories(task.source)
-    pairs: list[RepoPair | DregsyError] = []
+    pairs: list[RepoPair | UnmappableRepository] = []
     for path in listed:
         if not rule.source.matches(path):
             continue
@@ -52,7 +60,7 @@ async def repository_pairs(
             source = task.source.registry.repository(path)
             target = task.target.registry.repository(target_path)
         except InvalidReferenceError as exc:
-            pairs.append(DregsyError(f"{path} -> {target_path!r}: {exc}"))
+            pairs.append(UnmappableRepository(path, f"{path} -> {target_path!r}: {exc}"))
             continue
         pairs.append(RepoPair(source, target))
     if not pairs:

@@ -27,8 +27,15 @@ from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
+from dregsy.shard import Shard, Share
 from dregsy.sync.decide import Decider
-from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
+from dregsy.sync.expand import (
+    RepoPair,
+    UnmappableRepository,
+    references,
+    repository_pairs,
+    tag_refs,
+)
 from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.quotawait import QuotaWaits
 from dregsy.sync.stats import RunStats
@@ -44,7 +51,11 @@ class _Pair:
 
 
 class TaskRunner:
-    """Runs tasks through one relay, with at most `image_slots` images in flight overall."""
+    """Runs tasks through one relay, with at most `image_slots` images in flight overall.
+
+    With a `shard`, each task run lists and expands every mapping as usual, then keeps only
+    the source repositories of its shard (`dregsy.shard`); the others are not touched.
+    """
 
     def __init__(
         self,
@@ -55,8 +66,10 @@ class TaskRunner:
         *,
         stop: asyncio.Event | None = None,
         clock: Clock | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self._relay = relay
+        self._shard = shard
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
@@ -71,13 +84,14 @@ class TaskRunner:
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
+        share = Share(task.name, self._shard)
         # Both registries' first round trip at once; a failure is remembered by the client
         # and reported by the images that need it.
         await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
 
         async def expand(mapping: Mapping) -> list[_Pair]:
             try:
-                return await self._expand(source, task, mapping, stats)
+                return await self._expand(source, task, mapping, stats, share)
             except DregsyError as exc:
                 stats.fail()
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
@@ -91,6 +105,8 @@ class TaskRunner:
         # Mappings are listed concurrently (each listing waits for an image slot).
         expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
         pairs = [pair for found in expanded for pair in found]
+        if self._shard is not None:
+            log.info("%s", share.summary())
         # ECR: create missing target repositories, once per run; a repository that cannot be
         # prepared fails its images (the reason is logged once).
         unready = await self._registries.prepare_targets(
@@ -106,14 +122,16 @@ class TaskRunner:
             )
         )
         stats.duration = time.monotonic() - started
-        log.info("task %s: %s", task.name, stats.summary())
+        shard = f"shard {self._shard}: " if self._shard is not None else ""
+        log.info("task %s: %s%s", task.name, shard, stats.summary())
         return stats
 
     async def _expand(
-        self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
+        self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats, share: Share
     ) -> list[_Pair]:
-        """The image pairs of a mapping; a repository that fails is counted and logged, the
-        others still run (a failed repository listing raises: the whole mapping failed)."""
+        """The image pairs of a mapping in this process's share; a repository that fails is
+        counted and logged, the others still run (a failed repository listing raises: the
+        whole mapping failed, in every shard)."""
 
         async def pairs_of(repos: RepoPair) -> list[_Pair]:
             async with self._image_slots:
@@ -121,10 +139,12 @@ class TaskRunner:
             return [_Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
-        repo_pairs = [p for p in found if isinstance(p, RepoPair)]
+        repo_pairs = [p for p in found if isinstance(p, RepoPair) and share.keeps(p.source.path)]
         results = await asyncio.gather(*(pairs_of(p) for p in repo_pairs), return_exceptions=True)
         pairs: list[_Pair] = []
-        failures = [e for e in found if isinstance(e, DregsyError)]
+        failures: list[DregsyError] = [
+            e for e in found if isinstance(e, UnmappableRepository) and share.keeps(e.path)
+        ]
         for result in results:
             if isinstance(result, DregsyError):
                 failures.append(result)
