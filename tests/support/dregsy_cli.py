@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +51,16 @@ def run(
 class Daemon:
     """A long-running `dregsy` (periodic tasks), with its stderr in a file to poll."""
 
-    def __init__(self, config: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.log = log
         self._out = log.open("w")
-        argv = [sys.executable, "-m", "dregsy", f"-config={config}"]
+        argv = [sys.executable, "-m", "dregsy", f"-config={config}", *args]
         self.process = subprocess.Popen(
             argv, stdout=self._out, stderr=subprocess.STDOUT, env=_env(env)
         )
