@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShardError as exc:
         print(f"dregsy: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for warning in configure(os.environ):
+    for warning in configure(os.environ, shard=str(shard) if shard is not None else None):
         log.warning("%s", warning)
     try:
         config = _load(path, args.run)

@@ -29,8 +29,13 @@ _LEVELS = {
 
 
 class _TaskFilter(logging.Filter):
+    def __init__(self, shard: str | None = None) -> None:
+        super().__init__()
+        self._shard = shard
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.task = current_task.get()
+        record.shard = self._shard
         return True
 
 
@@ -56,6 +61,9 @@ class JsonFormatter(logging.Formatter):
         task = getattr(record, "task", None)
         if task:
             doc["task"] = task
+        shard = getattr(record, "shard", None)
+        if shard:
+            doc["shard"] = shard
         if record.exc_info:
             doc["error"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)
@@ -66,8 +74,11 @@ def parse_level(text: str | None) -> int | None:
     return _LEVELS.get((text or "info").strip().lower())
 
 
-def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
-    """Set up the `dregsy` logger from the environment; returns warnings to log."""
+def configure(
+    env: Mapping[str, str], stream: TextIO = sys.stderr, *, shard: str | None = None
+) -> list[str]:
+    """Set up the `dregsy` logger from the environment; returns warnings to log. With a
+    `shard` (`2/4`), every JSON line carries it as `shard`."""
     warnings: list[str] = []
     level = parse_level(env.get("LOG_LEVEL"))
     if level is None:
@@ -75,7 +86,7 @@ def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
         level = logging.INFO
     fmt = env.get("LOG_FORMAT", "text").strip().lower()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(_TaskFilter())
+    handler.addFilter(_TaskFilter(shard))
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if fmt not in ("json", "text", ""):
         warnings.append(f"unknown LOG_FORMAT {fmt!r}, using text")

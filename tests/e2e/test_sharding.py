@@ -7,6 +7,7 @@ few tags with skopeo; which process touched what comes from the registries' acce
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -212,8 +213,10 @@ tasks:
       - from: {TOOL}
 """
     )
-    results = [run(config, f"-shard={i}/2") for i in range(2)]
+    results = [run(config, f"-shard={i}/2", env={"LOG_FORMAT": "json"}) for i in range(2)]
     assert [r.returncode for r in results] == [0, 0]
+    for i, result in enumerate(results):  # every JSON line names its shard
+        assert {json.loads(line)["shard"] for line in result.lines} == {f"{i}/2"}
     summaries = sorted(re.findall(r"shard \d/2: (\d) of 1 repositories", r.stderr) for r in results)
     assert summaries == [["0"], ["1"]]
     idle = next(r for r in results if "0 of 1 repositories" in r.stderr)
