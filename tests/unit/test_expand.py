@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from dregsy.config.types import ListerSettings, Location, Mapping, Task
+from dregsy.config.types import ListerSettings, Location, Mapping, ReferrerSettings, Task
 from dregsy.errors import DregsyError
 from dregsy.listers.base import RepositoryLister
 from dregsy.listers.cache import RepositoryLists
@@ -107,3 +107,24 @@ def test_references_read_digests_by_digest() -> None:
     assert [str(r) for r in pinned] == [f"src.test/demo/app@{DIGEST}", f"dst.test/m/app@{DIGEST}"]
     # the target of a digest-only entry has no tag: manifests are pushed under the digest
     assert (pinned[1].tag, pinned[1].identifier) == (None, DIGEST)
+
+
+@pytest.mark.parametrize(
+    ("referrers", "expected"),
+    [
+        (ReferrerSettings(referrers=True), ["v1", "sha256-x"]),
+        (ReferrerSettings(digest_tags=True), ["v1", "sha256-x"]),
+        (ReferrerSettings(), ["v1", "sha256-x", f"sha256-{'e' * 64}", f"sha256-{'e' * 64}.sig"]),
+    ],
+)
+async def test_referrer_tags_travel_with_their_images(
+    referrers: ReferrerSettings, expected: list[str]
+) -> None:
+    """With referrers or digest-tags, fallback and cosign tags are not images of their own."""
+    registry = FakeRegistry(host="src.test")
+    for tag in ("v1", "sha256-x", f"sha256-{'e' * 64}", f"sha256-{'e' * 64}.sig"):
+        registry.image("demo/app", tag, [b"x"])
+    client = fake_client(FakeNetwork(registry), "src.test", actions=PULL)
+    pair = RepoPair(SOURCE.registry.repository("demo/app"), TARGET.registry.repository("m"))
+    refs = await tag_refs(client, pair, Mapping("demo/app", "m", referrers=referrers))
+    assert sorted(str(ref.tag) for ref in refs) == sorted(expected)

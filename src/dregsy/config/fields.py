@@ -223,6 +223,17 @@ def parse_platform(value: object) -> str:
     raise Problem(f"invalid platform {text!r}: expected all or os/arch[/variant]")
 
 
+_MEDIA_TYPE_RE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
+
+
+def parse_media_type(value: object) -> str:
+    """A media type such as `application/spdx+json` (an artifactType)."""
+    text = _text(value)
+    if not _MEDIA_TYPE_RE.fullmatch(text):
+        raise Problem(f"invalid media type {text!r}: expected type/subtype")
+    return text
+
+
 def parse_platforms(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise Problem(f"must be a list, not {kind_of(value)}")

@@ -17,6 +17,7 @@ from dregsy.config.fields import (
     parse_auth,
     parse_cache_duration,
     parse_interval,
+    parse_media_type,
     parse_platform,
     parse_platforms,
     parse_refresh,
@@ -110,6 +111,9 @@ class MappingModel:
     tags: tuple[TagEntry, ...] | None
     platform: str | None
     platforms: tuple[str, ...] | None
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,9 @@ class TaskModel:
     source: LocationModel
     target: LocationModel
     mappings: tuple[MappingModel, ...]
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +198,7 @@ def _task(value: object) -> TaskModel:
     if task.target.ratelimit is not None:
         message = "only applies to a task's source (the registry images are pulled from)"
         raise Invalid([Issue(("target", "ratelimit"), message)])
+    _check_referrer_types(task)
     if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
@@ -205,6 +213,22 @@ def _task(value: object) -> TaskModel:
         message = "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
         raise Problem(message, key="source")
     return task
+
+
+def _check_referrer_types(task: TaskModel) -> None:
+    """`referrer-types` restricts `referrers`: given where no referrers are copied, it is
+    a mistake (a mapping's own `referrers` wins over the task's)."""
+    message = "has no effect without 'referrers: true'"
+    copying = [task.referrers if m.referrers is None else m.referrers for m in task.mappings]
+    issues = [
+        Issue(("mappings", j, "referrer-types"), message)
+        for j, mapping in enumerate(task.mappings)
+        if mapping.referrer_types and not copying[j]
+    ]
+    if task.referrer_types and not any(copying):
+        issues.insert(0, Issue(("referrer-types",), message))
+    if issues:
+        raise Invalid(issues)
 
 
 def check_top(value: object) -> TopModel:
@@ -246,12 +270,19 @@ _RATELIMIT_KEYS = (
     Key("min", integer(low=1), required=True),
     Key("retry", parse_wait, default=DEFAULT_RATELIMIT_RETRY),
 )
+# On a mapping, and on a task as the default of its mappings.
+_REFERRER_KEYS = (
+    Key("referrers", boolean),
+    Key("referrer-types", list_of(parse_media_type, non_empty=True)),
+    Key("digest-tags", boolean),
+)
 _MAPPING_KEYS = (
     Key("from", parse_source, field="from_", required=True),
     Key("to", parse_target),
     Key("tags", list_of(parse_tag)),
     Key("platform", parse_platform),
     Key("platforms", parse_platforms),
+    *_REFERRER_KEYS,
 )
 _TASK_KEYS = (
     Key("name", text, required=True),
@@ -260,6 +291,7 @@ _TASK_KEYS = (
     Key("source", _location, required=True),
     Key("target", _location, required=True),
     Key("mappings", list_of(_mapping, non_empty=True), required=True),
+    *_REFERRER_KEYS,
 )
 TOP_KEYS = (
     Key("relay", one_of("native", "docker", "skopeo")),

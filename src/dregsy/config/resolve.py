@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from dregsy.config.fields import NO_AUTH, rewritten_path
 from dregsy.config.issues import Issue
@@ -34,6 +35,7 @@ from dregsy.config.types import (
     Location,
     Mapping,
     RateLimit,
+    ReferrerSettings,
     RelayKind,
     SkopeoSettings,
     Task,
@@ -42,6 +44,7 @@ from dregsy.reference import Repository
 from dregsy.selection.paths import RepoRule, Rewrite, SourcePattern
 from dregsy.selection.tagset import TagSelection
 
+_V = TypeVar("_V")
 _DEFAULT_LISTER = ListerSettings()
 _DEFAULT_DOCKER = DockerSettings()
 
@@ -127,6 +130,7 @@ def _task(task: TaskModel) -> Task:
         mappings=tuple(_mapping(m, task) for m in task.mappings),
         interval=task.interval,
         verbose=task.verbose,
+        referrer_keys=_referrer_keys(task),
     )
 
 
@@ -176,6 +180,31 @@ def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
         repos=repos,
         platform=mapping.platform,
         platforms=mapping.platforms or None,
+        referrers=_referrers(mapping, task),
+    )
+
+
+def _referrer_keys(section: MappingModel | TaskModel) -> tuple[str, ...]:
+    """The referrer keys a mapping or task sets to something that asks for work."""
+    given = (
+        ("referrers", section.referrers),
+        ("referrer-types", section.referrer_types),
+        ("digest-tags", section.digest_tags),
+    )
+    return tuple(name for name, value in given if value)
+
+
+def _referrers(mapping: MappingModel, task: TaskModel) -> ReferrerSettings:
+    """A mapping's own referrer keys, else the task's."""
+
+    def pick(mine: _V | None, default: _V | None) -> _V | None:
+        return mine if mine is not None else default
+
+    return ReferrerSettings(
+        referrers=bool(pick(mapping.referrers, task.referrers)),
+        types=pick(mapping.referrer_types, task.referrer_types),
+        digest_tags=bool(pick(mapping.digest_tags, task.digest_tags)),
+        keys=_referrer_keys(mapping),
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Location",
     "Mapping",
     "RateLimit",
+    "ReferrerSettings",
     "RelayKind",
     "SkopeoSettings",
     "Task",
@@ -84,6 +85,25 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferrerSettings:
+    """What travels with an image besides itself (`referrers`, `referrer-types`,
+    `digest-tags`, on a mapping or as the task's default for its mappings)."""
+
+    referrers: bool = False  # copy the OCI referrers (signatures, SBOMs, attestations)
+    types: tuple[str, ...] | None = None  # only referrers of these artifactTypes; None: all
+    digest_tags: bool = False  # copy cosign's `sha256-<hex>.sig/.att/.sbom` tags
+    keys: tuple[str, ...] = ()  # the keys given where these were set (for messages)
+
+    @property
+    def enabled(self) -> bool:
+        return self.referrers or self.digest_tags
+
+    def wants(self, artifact_type: str) -> bool:
+        """Whether a referrer of `artifact_type` is copied."""
+        return self.types is None or artifact_type in self.types
+
+
+@dataclass(frozen=True, slots=True)
 class Mapping:
     """Copy `source` (a repository path of the task's source) to `target`.
 
@@ -97,6 +117,7 @@ class Mapping:
     platform: str | None = None  # None: the relay's default (native: the whole index)
     repos: RepoRule | None = None  # a regex mapping over the source's repository list
     platforms: tuple[str, ...] | None = None  # a subset: a new index listing exactly these
+    referrers: ReferrerSettings = ReferrerSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +130,7 @@ class Task:
     mappings: tuple[Mapping, ...]
     interval: float = 0.0  # seconds; 0: one-off
     verbose: bool = False
+    referrer_keys: tuple[str, ...] = ()  # referrer keys given on the task (mapping defaults)
 
     @property
     def periodic(self) -> bool:

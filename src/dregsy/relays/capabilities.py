@@ -2,7 +2,8 @@
 
 The native relay can do everything the config can say. The Docker daemon keeps one
 platform per image and pushes by tag only; skopeo copies one image or a whole index but
-cannot write a new (subset) index, and pushes by tag.
+cannot write a new (subset) index, and pushes by tag. Neither copies referrers (signatures,
+SBOMs, attestations) or cosign's digest tags: those keys need the native relay.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
     why = f"does not work with the {config.relay} relay (selected by {config.relay_reason})"
     problems = []
     for i, task in enumerate(config.tasks):
+        if config.relay is not RelayKind.NATIVE:
+            problems += _referrer_problems(f"tasks[{i}]", task.referrer_keys, why)
         for j, mapping in enumerate(task.mappings):
             where = f"tasks[{i}].mappings[{j}]"
             selects = mapping.platforms or mapping.platform not in (None, "all")
@@ -29,6 +32,7 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
                     problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
             if config.relay is RelayKind.NATIVE:
                 continue
+            problems += _referrer_problems(where, mapping.referrers.keys, why)
             if config.relay is RelayKind.DOCKER and mapping.platform == "all":
                 message = f"'all' {why}: the daemon keeps one platform; name one or leave it out"
                 problems.append(ConfigProblem(f"{where}.platform", message))
@@ -43,3 +47,9 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
                     )
                     problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
     return problems
+
+
+def _referrer_problems(where: str, keys: tuple[str, ...], why: str) -> list[ConfigProblem]:
+    """Referrers and cosign tags are copied by the native relay only."""
+    message = f"{why}: only the native relay copies referrers and cosign tags"
+    return [ConfigProblem(f"{where}.{key}", message) for key in keys]

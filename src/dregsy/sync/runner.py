@@ -190,7 +190,24 @@ class TaskRunner:
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
+                job = ImageJob(
+                    source=pair.source,
+                    target=pair.target,
+                    source_location=task.source,
+                    target_location=task.target,
+                    digest=decision.digest,
+                    platform=pair.mapping.platform,
+                    manifest=decision.manifest,
+                    rebuilt=decision.rebuilt,
+                    verbose=task.verbose,
+                    new_repository=decision.new_repository,
+                    referrers=pair.mapping.referrers,
+                )
                 if decision.action is TagAction.SKIP:
+                    if job.referrers.enabled:
+                        # Signatures are often added to images that did not change.
+                        outcome = await self._relay.copy_referrers(job, run_state)
+                        stats.bytes += outcome.bytes
                     stats.skipped += 1
                     level = logging.INFO if task.verbose else logging.DEBUG
                     digest = short(decision.digest)
@@ -206,18 +223,6 @@ class TaskRunner:
                         ", ".join(pair.mapping.platforms or ()),
                         short(decision.digest),
                     )
-                job = ImageJob(
-                    source=pair.source,
-                    target=pair.target,
-                    source_location=task.source,
-                    target_location=task.target,
-                    digest=decision.digest,
-                    platform=pair.mapping.platform,
-                    manifest=decision.manifest,
-                    rebuilt=decision.rebuilt,
-                    verbose=task.verbose,
-                    new_repository=decision.new_repository,
-                )
                 outcome = await self._relay.copy(job, run_state)
             except asyncio.CancelledError:
                 raise
