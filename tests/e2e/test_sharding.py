@@ -257,3 +257,33 @@ def test_a_bad_shard_is_a_usage_error(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.lines) == 1
+
+
+def test_a_bad_target_name_fails_in_its_own_shard_only(
+    source_registry: RegistryServer, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """A listed repository whose target name does not parse fails once, in its shard."""
+    repos = TEAM[:9]
+    digests = seed_repositories(source_registry, repos, TAGS)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+tasks:
+  - name: mirror
+    source: {{registry: {source_registry.host}}}
+    target: {{registry: {target_registry.host}}}
+    mappings:
+      - from: 'regex:team/.*'
+        to: 'regex:^/team/svc-0([0-2]),/team/X$1'
+"""
+    )
+    results = [run(config, f"-shard={i}/2") for i in range(2)]
+    bad = [f"team/svc-0{i} -> '/team/X{i}'" for i in range(3)]
+    for name in bad:  # each reported by exactly one shard
+        assert sum(name in r.stderr for r in results) == 1, name
+    failed = [int(re.findall(r"(\d+) failed", r.stderr)[-1]) for r in results]
+    assert sum(failed) == 3
+    assert [r.returncode for r in results] == [1 if n else 0 for n in failed]
+    good = {ref: d for ref, d in digests.items() if ref.split(":")[0] not in repos[:3]}
+    assert target_state(target_registry) == good
+    assert set(_manifest_puts(target_registry.requests()).values()) == {1}
