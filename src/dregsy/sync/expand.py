@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class UnmappableRepository(DregsyError):
-    """A listed repository whose target path does not parse (it fails alone)."""
+    """A listed repository whose target path does not parse (it fails alone); `path` is
+    the source repository's (normalised, as in `RepoPair.source.path`, when it parses)."""
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(message)
@@ -57,13 +58,15 @@ async def repository_pairs(
         if not rule.source.matches(path):
             continue
         target_path = rule.target_for(path)
+        unit = path  # the shard key: the source path, normalised as a RepoPair's once parsed
         try:
-            source = task.source.registry.repository(path)
-            target = task.target.registry.repository(target_path)
+            from_repo = task.source.registry.repository(path)
+            unit = from_repo.path
+            to_repo = task.target.registry.repository(target_path)
         except InvalidReferenceError as exc:
-            pairs.append(UnmappableRepository(path, f"{path} -> {target_path!r}: {exc}"))
+            pairs.append(UnmappableRepository(unit, f"{path} -> {target_path!r}: {exc}"))
             continue
-        pairs.append(RepoPair(source, target))
+        pairs.append(RepoPair(from_repo, to_repo))
     if not pairs:
         log.warning(
             "mapping %s: none of the %d repositories listed on %s matches: nothing to sync",
