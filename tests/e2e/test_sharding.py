@@ -287,3 +287,48 @@ tasks:
     good = {ref: d for ref, d in digests.items() if ref.split(":")[0] not in repos[:3]}
     assert target_state(target_registry) == good
     assert set(_manifest_puts(target_registry.requests()).values()) == {1}
+
+
+def test_statefulset_replicas_share_periodic_tasks(
+    source_registry: RegistryServer, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """Two long-running replicas named like StatefulSet pods: each run keeps its shard."""
+    repos = TEAM[:8]
+    digests = seed_repositories(source_registry, repos, TAGS)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+tasks:
+  - name: mirror
+    interval: 1
+    source: {{registry: {source_registry.host}}}
+    target: {{registry: {target_registry.host}}}
+    mappings:
+      - from: 'regex:team/.*'
+"""
+    )
+    replicas = [
+        Daemon(
+            config,
+            tmp_path / f"dregsy-{i}.log",
+            env={"DREGSY_SHARDS": "2", "HOSTNAME": f"dregsy-{i}"},
+        )
+        for i in range(2)
+    ]
+    try:
+        for replica in replicas:
+            replica.wait_for("task mirror: shard", count=2)  # a first run and a second one
+    finally:
+        statuses = [replica.stop() for replica in replicas]
+    assert statuses == [0, 0]
+    texts = [replica.text() for replica in replicas]
+    kept = [
+        int(re.findall(rf"shard {i}/2: (\d) of 8 repositories", t)[0]) for i, t in enumerate(texts)
+    ]
+    assert sum(kept) == 8
+    for i, text in enumerate(texts):  # the second run found everything in place
+        assert re.search(
+            rf"task mirror: shard {i}/2: 0 copied, {kept[i] * 2} skipped, 0 failed", text
+        )
+    assert target_state(target_registry) == digests
+    assert set(_manifest_puts(target_registry.requests()).values()) == {1}
