@@ -3,7 +3,8 @@
 Each task has its own loop, so a task still running when its next tick comes is simply not
 started again until it is done (the missed tick is coalesced into one immediate run).
 Tasks run concurrently with each other. `stop` ends the loops between runs; running syncs
-are left to the caller to drain or cancel.
+are left to the caller to drain or cancel. `on_wait` hears how long a periodic task waits
+before its next run (None: it will not run again in this schedule).
 """
 
 from __future__ import annotations
@@ -26,18 +27,26 @@ async def run_schedule(
     *,
     stop: asyncio.Event,
     clock: Clock,
+    on_wait: Callable[[Task, float | None], None] | None = None,
 ) -> None:
     """Run every task per its interval until `stop` is set (or all tasks are one-offs)."""
+
+    def waiting(task: Task, seconds: float | None) -> None:
+        if on_wait is not None:
+            on_wait(task, seconds)
 
     async def loop(task: Task) -> None:
         while not stop.is_set():
             started = clock.monotonic()
             await run_task(task)
             if not task.periodic:
+                waiting(task, None)
                 return
             now = clock.monotonic()
             due = next_start(interval=task.interval, last_start=started, now=now)
+            waiting(task, due - now)
             if await clock.wait(stop, due - now):
+                waiting(task, None)
                 return
 
     async with asyncio.TaskGroup() as group:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,13 @@ class Daemon:
                 break
             time.sleep(0.05)
         raise AssertionError(f"{needle!r} x{count} not seen in dregsy's log:\n{self.text()}")
+
+    def endpoint(self, timeout: float = 30) -> str:
+        """The base URL of the HTTP endpoint (`-listen=127.0.0.1:0`), from the log."""
+        self.wait_for("serving metrics and status at http://", timeout=timeout)
+        match = re.search(r"serving metrics and status at (http://\S+?/)(?:,|$)", self.text(), re.M)
+        assert match is not None, self.text()
+        return match[1]
 
     def signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig)

@@ -103,6 +103,7 @@ def build(model: ConfigModel, base_dir: Path | None) -> Config:
         ),
         lister=_lister(model),
         parallel=model.parallel or DEFAULT_PARALLEL,
+        listen=model.listen,
     )
 
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from dregsy.credentials import Credentials
+from dregsy.observe.address import ListenAddress
 from dregsy.reference import Registry
 from dregsy.selection.paths import RepoRule
 from dregsy.selection.tagset import TagSelection
@@ -177,3 +178,4 @@ class Config:
     skopeo: SkopeoSettings = SkopeoSettings()
     lister: ListerSettings = ListerSettings()
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
+    listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off
