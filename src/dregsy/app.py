@@ -115,12 +115,15 @@ class App:
         # Registry requests and pull quotas, for the whole process (survives reloads).
         self.traffic = RegistryTraffic()
         self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
-        self.board = StatusBoard(version=__version__, now=now)
+        shard_text = str(shard) if shard is not None else None
+        self.board = StatusBoard(version=__version__, now=now, shard=shard_text)
         self._listeners: list[Listener] = [self.board]
         if report is not None:
             from dregsy.observe.report import ReportWriter
 
-            self._listeners.append(ReportWriter(report, version=__version__, now=now))
+            self._listeners.append(
+                ReportWriter(report, version=__version__, now=now, shard=shard_text)
+            )
         self._listeners.extend(listeners)
 
     @property
@@ -161,6 +164,8 @@ class App:
 
         registry = metrics.new_registry()
         self._listeners.append(metrics.TaskMetrics(registry))
+        if self._shard is not None:
+            metrics.shard_info(registry, self._shard.index, self._shard.count)
         registry.register(metrics.TrafficCollector(self.traffic))
         return await web.start(listen, self.board, registry)
 
@@ -238,7 +243,17 @@ class App:
                 stats = await runner.run(task, on_failure=record_failure, listener=events)
             finally:
                 current_task.reset(token)
-            events.run_finished(TaskRun(task.name, started, self._now(), tuple(stats.results)))
+            events.run_finished(
+                TaskRun(
+                    task.name,
+                    started,
+                    self._now(),
+                    tuple(stats.results),
+                    shard=str(self._shard) if self._shard is not None else None,
+                    repositories=stats.repositories,
+                    repositories_found=stats.repositories_found,
+                )
+            )
 
         def on_wait(task: Task, seconds: float | None) -> None:
             events.next_run(task.name, None if seconds is None else self._now() + seconds)

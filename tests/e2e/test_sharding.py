@@ -11,15 +11,17 @@ import json
 import re
 import signal
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.support import skopeo
+from tests.support import chromium, skopeo
 from tests.support.accesslog import AccessLogEntry
 from tests.support.bulk import seed_repositories, target_state
 from tests.support.dregsy_cli import Daemon, Result, run
+from tests.support.procs import require_binary
 from tests.support.registry import RegistryFactory, RegistryServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
@@ -75,6 +77,11 @@ def _finish(daemons: list[Daemon]) -> list[str]:
         assert daemon.process.wait(timeout=90) == 0, daemon.text()
         daemon.stop()
     return [daemon.text() for daemon in daemons]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback test URL)
+        return str(response.read().decode())
 
 
 def _shard_summary(text: str) -> tuple[int, int, int]:
@@ -332,3 +339,52 @@ tasks:
         )
     assert target_state(target_registry) == digests
     assert set(_manifest_puts(target_registry.requests()).values()) == {1}
+
+
+def test_metrics_status_and_report_carry_the_shard(
+    source_registry: RegistryServer, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    chromium_binary = require_binary(chromium.CHROMIUM)
+    seed_repositories(source_registry, TEAM[:8], TAGS)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+tasks:
+  - name: mirror
+    interval: 3600
+    source: {{registry: {source_registry.host}}}
+    target: {{registry: {target_registry.host}}}
+    mappings:
+      - from: 'regex:team/.*'
+"""
+    )
+    report = tmp_path / "report.json"
+    daemon = Daemon(
+        config,
+        tmp_path / "dregsy.log",
+        env={"DREGSY_SHARDS": "2", "HOSTNAME": "dregsy-1"},
+        args=["-listen=127.0.0.1:0", f"-report={report}"],
+    )
+    try:
+        base = daemon.endpoint()
+        daemon.wait_for("task mirror: shard 1/2:")
+        metrics = _get(base + "metrics")
+        status = json.loads(_get(base + "api/status"))
+        dom = chromium.dump_dom(chromium_binary, base)
+        shot = chromium.screenshot(chromium_binary, base, tmp_path / "status.png")
+    finally:
+        assert daemon.stop() == 0
+    kept = int(re.findall(r"shard 1/2: (\d) of 8 repositories", daemon.text())[0])
+    assert 'dregsy_shard_info{count="2",index="1"} 1.0' in metrics
+    assert status["shard"] == "1/2"
+    (state,) = status["tasks"]
+    assert (state["last_run"]["repositories"], state["last_run"]["repositories_found"]) == (kept, 8)
+    doc = json.loads(report.read_text())
+    assert doc["shard"] == "1/2"
+    (summary,) = doc["tasks"]
+    assert summary["shard"] == "1/2"
+    assert (summary["repositories"], summary["repositories_found"]) == (kept, 8)
+    assert summary["copied"] == len(doc["images"]) == kept * 2
+    assert "<span>shard 1/2</span>" in dom
+    assert f"<dt>Shard</dt><dd>1/2: {kept} of 8 repositories</dd>" in dom
+    assert shot.stat().st_size > 10_000

@@ -111,6 +111,7 @@ class TaskRunner:
         # Mappings are listed concurrently (each listing waits for an image slot).
         expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
         pairs = [pair for found in expanded for pair in found]
+        stats.repositories, stats.repositories_found = len(share.kept), len(share.found)
         if self._shard is not None:
             log.info("%s", share.summary())
         if listener is not None:
