@@ -388,3 +388,19 @@ tasks:
     assert "<span>shard 1/2</span>" in dom
     assert f"<dt>Shard</dt><dd>1/2: {kept} of 8 repositories</dd>" in dom
     assert shot.stat().st_size > 10_000
+
+
+def test_a_dry_run_judges_only_its_shard(
+    source_registry: RegistryServer, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    seed_repositories(source_registry, [*TEAM[:8], TOOL], TAGS)
+    config = _config(tmp_path / "config.yaml", source_registry, target_registry)
+    results = [run(config, "-dry-run", f"-shard={i}/2") for i in range(2)]
+    assert [r.returncode for r in results] == [0, 0]
+    counts = [
+        re.findall(rf"task mirror \(dry run\): shard {i}/2: (\d+) to copy, 0 unchanged", r.stderr)
+        for i, r in enumerate(results)
+    ]
+    assert sum(int(n) for (n,) in counts) == 18  # 9 repositories x 2 tags, split
+    assert all(int(n) > 0 for (n,) in counts)
+    assert not _manifest_puts(target_registry.requests())
