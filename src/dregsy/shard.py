@@ -137,7 +137,8 @@ def shard_from(flag: str | None, env: Mapping[str, str], hostname: str) -> Shard
             raise ShardError(f"JOB_COMPLETION_INDEX={job_index}: expected a number")
         where = f"JOB_COMPLETION_INDEX={job_index} with DREGSY_SHARDS={shards}"
         return _checked(int(job_index), count, where)
-    ordinal = _ORDINAL.search(hostname)
+    # `dregsy-3`, or `dregsy-3.dregsy.ns.svc.cluster.local` (setHostnameAsFQDN)
+    ordinal = _ORDINAL.search(hostname) or _ORDINAL.search(hostname.split(".", 1)[0])
     if ordinal is None:
         raise ShardError(
             f"DREGSY_SHARDS={shards}: which shard is this? Set JOB_COMPLETION_INDEX (an "

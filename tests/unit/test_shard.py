@@ -112,6 +112,7 @@ def test_sources_in_order() -> None:
     del env["JOB_COMPLETION_INDEX"]
     assert shard_from(None, env, "dregsy-7") == Shard(7, 8)  # a StatefulSet's ordinal
     assert shard_from(None, env, "my-mirror-dregsy-0") == Shard(0, 8)
+    assert shard_from(None, env, "dregsy-6.dregsy.sync.svc.cluster.local") == Shard(6, 8)
 
 
 @pytest.mark.parametrize(
