@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_PARALLEL = 8
+DEFAULT_STALL_TIMEOUT = 300.0  # seconds a blob download may go without progress
+DEFAULT_MAX_TAGS = 100_000  # tags of one repository at most
 DEFAULT_MAX_CONNECTIONS = 8
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
@@ -178,4 +180,6 @@ class Config:
     skopeo: SkopeoSettings = SkopeoSettings()
     lister: ListerSettings = ListerSettings()
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # `stall-timeout` (native relay)
+    max_tags: int = DEFAULT_MAX_TAGS  # `max-tags`: an endless tag list fails here
     listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off
