@@ -26,7 +26,7 @@ from dregsy.config.types import Location, SkopeoSettings
 from dregsy.credentials import Credentials
 from dregsy.errors import RelayError, RelayUnavailableError
 from dregsy.manifest import Platform
-from dregsy.platform import parse_platform
+from dregsy.platform import normalize, parse_platform
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
 from dregsy.relays.skopeoargs import (
@@ -204,11 +204,14 @@ class SkopeoRelay(Relay):
 
 
 def _platform(text: str | None) -> Platform | None:
-    """None for the whole index (`all` or no `platform`), else the platform to pick."""
+    """None for the whole index (`all` or no `platform`), else the platform to pick, as
+    containerd normalises it (`linux/arm64/v8` is `linux/arm64`, `linux/arm` is
+    `linux/arm/v7`). The image copied is the one the unchanged-check picked by digest; the
+    `--override-*` flags only keep skopeo from looking for the host's platform."""
     if text is None or text == "all":
         return None
     try:
-        return parse_platform(text)
+        return normalize(parse_platform(text))
     except ValueError as exc:
         raise RelayError(str(exc)) from exc
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dregsy.copy.plan import short
 from dregsy.manifest import Manifest
-from dregsy.platform import parse_platform, pick_platform, subset_index
+from dregsy.platform import is_exact, parse_platform, pick_platform, subset_index
 from dregsy.reference import Repository
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
@@ -54,4 +54,14 @@ async def select(
         subset = subset_index(top, [parse_platform(p) for p in platforms])
         return Selected(subset.digest, subset, rebuilt=True)
     assert platform is not None
-    return Selected(pick_platform(top, parse_platform(platform)).digest)
+    wanted = parse_platform(platform)
+    entry = pick_platform(top, wanted)
+    if not is_exact(entry, wanted):
+        log.warning(
+            "%s@%s has no image for %s: copying %s, the closest compatible variant",
+            repo,
+            short(digest),
+            platform,
+            entry.platform,
+        )
+    return Selected(entry.digest)

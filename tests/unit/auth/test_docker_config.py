@@ -50,6 +50,8 @@ def test_config_path_from_environment() -> None:
         ("https://index.docker.io/v1/", "docker.io"),
         ("index.docker.io", "docker.io"),
         ("registry-1.docker.io", "docker.io"),
+        ("registry.hub.docker.com", "docker.io"),
+        ("https://registry.hub.docker.com/v2/", "docker.io"),
         ("https://Reg.Example.com:5000/v2/", "reg.example.com:5000"),
         ("http://127.0.0.1:5000", "127.0.0.1:5000"),
         ("gcr.io", "gcr.io"),
