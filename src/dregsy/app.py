@@ -132,7 +132,7 @@ class App:
             self.failed = True
 
         async def run_task(task: Task) -> None:
-            token = current_task.set(task.name)
+            token = current_task.set(task.label)
             try:
                 await runner.run(task, on_failure=record_failure)
             finally:

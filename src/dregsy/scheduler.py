@@ -42,4 +42,4 @@ async def run_schedule(
 
     async with asyncio.TaskGroup() as group:
         for task in tasks:
-            group.create_task(loop(task), name=f"task {task.name}")
+            group.create_task(loop(task), name=f"task {task.label}")

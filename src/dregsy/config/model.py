@@ -26,7 +26,17 @@ from dregsy.config.fields import (
     parse_target,
     rewritten_path,
 )
-from dregsy.config.schema import Key, boolean, check_mapping, integer, list_of, one_of, text
+from dregsy.config.issues import Issue
+from dregsy.config.schema import (
+    Invalid,
+    Key,
+    boolean,
+    check_mapping,
+    integer,
+    list_of,
+    one_of,
+    text,
+)
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
@@ -100,7 +110,7 @@ class TaskModel:
     verbose: bool
     source: LocationModel
     target: LocationModel
-    mappings: tuple[MappingModel, ...]
+    mappings: tuple[MappingModel, ...] | None  # None or (): does nothing, as in dregsy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +132,7 @@ class TopModel:
 class ConfigModel(TopModel):
     """A whole config file."""
 
-    tasks: tuple[TaskModel, ...]
+    tasks: tuple[TaskModel, ...] | None  # None or (): does nothing, as in dregsy
 
 
 def _docker(value: object) -> DockerSection:
@@ -138,10 +148,8 @@ def _global_lister(value: object) -> GlobalLister:
 
 
 def _location_lister(value: object) -> LocationLister:
-    lister = LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
-    if lister.type == "index" and lister.search is None:
-        raise Problem("is required when type is 'index'", key="search")
-    return lister
+    # an index lister without `search` is only a problem when a regex mapping uses it
+    return LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
 
 
 def _location(value: object) -> LocationModel:
@@ -163,9 +171,12 @@ def _mapping(value: object) -> MappingModel:
 
 def _task(value: object) -> TaskModel:
     task = TaskModel(**check_mapping(value, _TASK_KEYS))
-    if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
+    if not any(isinstance(m.from_, SourcePattern) for m in task.mappings or ()):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
+    if kind == "index" and task.source.lister and task.source.lister.search is None:
+        message = "is required when type is 'index' and a mapping's 'from' is a regex"
+        raise Invalid([Issue(("source", "lister", "search"), message)])
     if kind == "catalog" and task.source.registry.is_docker_hub:
         message = (
             "Docker Hub has no repository catalog for regex mappings: set "
@@ -226,7 +237,7 @@ _TASK_KEYS = (
     Key("verbose", boolean, default=False),
     Key("source", _location, required=True),
     Key("target", _location, required=True),
-    Key("mappings", list_of(_mapping, non_empty=True), required=True),
+    Key("mappings", list_of(_mapping)),
 )
 TOP_KEYS = (
     Key("relay", one_of("native", "docker", "skopeo")),
@@ -239,4 +250,4 @@ TOP_KEYS = (
     Key("lister", _global_lister),
     Key("parallel", integer(low=1, high=256)),
 )
-_TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)
+_TASKS_KEY = Key("tasks", list_of(_task))

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from dregsy.credentials import Credentials
+from dregsy.errors import ConfigProblem
 from dregsy.reference import Registry
 from dregsy.selection.paths import RepoRule
 from dregsy.selection.tagset import TagSelection
@@ -69,6 +70,7 @@ class Location:
     skip_tls_verify: bool = False
     lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # to this registry (`max-connections`)
+    prefix: str = ""  # the path of `registry: host/path`: a prefix of every repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,17 @@ class Task:
     mappings: tuple[Mapping, ...]
     interval: float = 0.0  # seconds; 0: one-off
     verbose: bool = False
+    unique_name: str = ""  # set when another task has the same name: `name#2`, ...
 
     @property
     def periodic(self) -> bool:
         return self.interval > 0
+
+    @property
+    def label(self) -> str:
+        """The task's name in logs (and metrics): unique even where names repeat, as
+        dregsy allows; the second task named `mirror` is `mirror#2`."""
+        return self.unique_name or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +152,5 @@ class Config:
     skopeo: SkopeoSettings = SkopeoSettings()
     lister: ListerSettings = ListerSettings()
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
+    # what dregsy accepts but its author probably did not mean, logged at start
+    warnings: tuple[ConfigProblem, ...] = ()

@@ -48,6 +48,8 @@ async def repository_pairs(
         if not rule.source.matches(path):
             continue
         target_path = rule.target_for(path)
+        if task.target.prefix:  # `registry: host/path`: a prefix of every repository
+            target_path = f"{task.target.prefix}/{target_path.strip('/')}"
         try:
             source = task.source.registry.repository(path)
             target = task.target.registry.repository(target_path)

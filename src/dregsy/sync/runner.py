@@ -94,7 +94,7 @@ class TaskRunner:
             )
         )
         stats.duration = time.monotonic() - started
-        log.info("task %s: %s", task.name, stats.summary())
+        log.info("task %s: %s", task.label, stats.summary())
         return stats
 
     async def _expand(
