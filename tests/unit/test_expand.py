@@ -107,3 +107,12 @@ def test_references_read_digests_by_digest() -> None:
     assert [str(r) for r in pinned] == [f"src.test/demo/app@{DIGEST}", f"dst.test/m/app@{DIGEST}"]
     # the target of a digest-only entry has no tag: manifests are pushed under the digest
     assert (pinned[1].tag, pinned[1].identifier) == (None, DIGEST)
+    # a relay that cannot push by digest (Docker) gets dregsy's tag `dregsy-<hex>`
+    tagged = references(TagRef(DIGEST, digest=DIGEST), src, dst, by_digest=False)
+    hex_part = DIGEST.removeprefix("sha256:")
+    assert [str(r) for r in tagged] == [
+        f"src.test/demo/app@{DIGEST}",
+        f"dst.test/m/app:dregsy-{hex_part}",
+    ]
+    named_docker = references(TagRef(f"v9@{DIGEST}", tag="v9", digest=DIGEST), src, dst)
+    assert named_docker == named

@@ -20,6 +20,7 @@ from dregsy.config.model import ConfigModel, TaskModel
 from dregsy.config.resolve import choose_relay, unique_names
 from dregsy.config.types import Credentials, RelayKind
 from dregsy.duration import parse_duration
+from dregsy.selection.filters import TagRef, invented_tag
 from dregsy.selection.paths import SourcePattern
 
 _SIDES = ("source", "target")
@@ -91,6 +92,7 @@ def config_warnings(data: dict[str, object], model: ConfigModel) -> list[Issue]:
         *unused_index_listers(model),
         *short_durations(data),
         *keep_latest_without_space(data),
+        *invented_tags(model),
     ]
 
 
@@ -237,4 +239,22 @@ def keep_latest_without_space(data: dict[str, object]) -> list[Issue]:
                     f"'keep: latest {match.group(1)}'"
                 )
                 issues.append(Issue(("tasks", i, "mappings", j, "tags", k), message))
+    return issues
+
+
+def invented_tags(model: ConfigModel) -> list[Issue]:
+    """Digests without a tag with the Docker relay: pushed as tag `dregsy-<hex>`."""
+    if choose_relay(model)[0] is not RelayKind.DOCKER:
+        return []
+    issues = []
+    for i, task in enumerate(model.tasks or ()):
+        for j, mapping in enumerate(task.mappings or ()):
+            for k, entry in enumerate(mapping.tags or ()):
+                if isinstance(entry, TagRef) and entry.tag is None and entry.digest:
+                    message = (
+                        "a digest without a tag: the Docker daemon pushes by tag only, so the "
+                        f"target gets the tag '{invented_tag(entry.digest)}', as with dregsy; "
+                        "write '<tag>@sha256:...' to choose the tag"
+                    )
+                    issues.append(Issue(("tasks", i, "mappings", j, "tags", k), message))
     return issues

@@ -51,6 +51,11 @@ class TagRef:
         return cls(tag, tag=tag)
 
 
+def invented_tag(digest: str) -> str:
+    """The tag dregsy's Docker relay gives a digest without a tag: `dregsy-<hex>`."""
+    return f"dregsy-{digest.partition(':')[2]}"
+
+
 @dataclass(frozen=True, slots=True)
 class SemverFilter:
     range: SemverRange

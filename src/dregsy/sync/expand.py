@@ -17,7 +17,7 @@ from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference, Repository
 from dregsy.registry import tags
 from dregsy.registry.client import RegistryClient
-from dregsy.selection.filters import TagRef
+from dregsy.selection.filters import TagRef, invented_tag
 from dregsy.selection.tagset import EVERY_TAG
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,19 @@ async def tag_refs(client: RegistryClient, repos: RepoPair, mapping: Mapping) ->
     return refs
 
 
-def references(ref: TagRef, source: Repository, target: Repository) -> tuple[Reference, Reference]:
-    """dregsy's `JoinRefsAndTag`: read a digest by digest; push under the tag if any."""
+def references(
+    ref: TagRef, source: Repository, target: Repository, *, by_digest: bool = True
+) -> tuple[Reference, Reference]:
+    """dregsy's `JoinRefsAndTag`: read a digest by digest; push under the tag if any, else
+    by digest, or, for a relay that cannot push by digest (`by_digest=False`, the Docker
+    daemon), under dregsy's tag `dregsy-<hex>`."""
     if ref.digest is None:
         assert ref.tag is not None
         return source.tag(ref.tag), target.tag(ref.tag)
-    pushed = target.tag(ref.tag) if ref.tag is not None else target.digest(ref.digest)
+    if ref.tag is not None:
+        pushed = target.tag(ref.tag)
+    elif by_digest:
+        pushed = target.digest(ref.digest)
+    else:
+        pushed = target.tag(invented_tag(ref.digest))
     return source.digest(ref.digest), pushed

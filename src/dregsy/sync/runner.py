@@ -106,7 +106,12 @@ class TaskRunner:
         async def pairs_of(repos: RepoPair) -> list[_Pair]:
             async with self._image_slots:
                 refs = await tag_refs(source, repos, mapping)
-            return [_Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
+            # A relay that rewrites manifests (Docker) cannot push by digest: dregsy's tag
+            by_digest = self._relay.preserves_digests
+            return [
+                _Pair(*references(ref, repos.source, repos.target, by_digest=by_digest), mapping)
+                for ref in refs
+            ]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
         repo_pairs = [p for p in found if isinstance(p, RepoPair)]
