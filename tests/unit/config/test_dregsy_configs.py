@@ -361,3 +361,67 @@ def test_platform_all_with_docker_stays_refused() -> None:
     config = load("relay: docker\n" + task(mappings="[{from: library/busybox, platform: all}]"))
     with pytest.raises(ConfigError, match="platform"):
         check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("relay: splunge\n", "relay"),  # invalid-relay.yaml
+        (  # mapping-no-from.yaml
+            "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n"
+            "    registry: registry.hub.docker.com\n  target:\n    registry: localhost:5000\n"
+            "  mappings:\n  - from:\n",
+            "tasks[0].mappings[0].from",
+        ),
+        (  # source-no-registry.yaml
+            "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n    registry:\n",
+            "tasks[0].source.registry",
+        ),
+        (  # source-not-ecr.yaml
+            "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n"
+            "    registry: registry.hub.docker.com\n    auth-refresh: 10h\n",
+            "tasks[0].source.auth-refresh",
+        ),
+        ("relay: skopeo\ntasks:\n- name: test\n  interval: -10\n", "tasks[0].interval"),
+        ("relay: skopeo\ntasks:\n- interval: 60\n", "tasks[0].name"),  # task-no-name.yaml
+        ("relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n", "tasks[0].source"),
+    ],
+    ids=[
+        "invalid-relay",
+        "mapping-no-from",
+        "source-no-registry",
+        "source-not-ecr",
+        "task-bad-interval",
+        "task-no-name",
+        "task-no-source",
+    ],
+)
+def test_what_dregsy_refuses_is_refused(text: str, path: str) -> None:
+    """test/fixtures/config/*.yaml that dregsy's config_test.go expects to fail."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert path in [p.path for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{registry: 123456789012.dkr.ecr.eu-central-1.amazonaws.com, auth-refresh: 10h}",
+        "{registry: public.ecr.aws}",
+        "{registry: gcr.io, auth: none}",
+        "{registry: us-docker.pkg.dev, auth: none}",
+    ],
+    ids=["docker-ecr", "ecr-pub-noauth", "gcr-noauth", "gar-noauth"],
+)
+def test_e2e_base_configs_with_remote_registries_load(source: str) -> None:
+    """e2e/base/{docker,skopeo}-{ecr,ecr-pub-noauth,gcr-noauth,gar-noauth}.yaml."""
+    config = load(
+        "relay: skopeo\n"
+        + task(
+            source=source,
+            target=f"{{registry: 127.0.0.1:5000, auth: {ANON}, skip-tls-verify: true}}",
+            mappings="[{from: google_containers/pause, to: base-skopeo/x, tags: ['3.2']}]",
+        )
+    )
+    check_config(config)
+    assert config.warnings == ()
