@@ -150,7 +150,9 @@ class App:
                 )
             )
         try:
-            if not await _prepare(relay, signals.stop):
+            # a config without mappings (as dregsy allows) needs no relay: no daemon to wait for
+            idle = not any(task.mappings for task in config.tasks)
+            if not idle and not await _prepare(relay, signals.stop):
                 return None
             schedule = asyncio.create_task(
                 run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)

@@ -17,6 +17,7 @@ from tests.support.busybox import Busybox, put_manifest, seed_busybox
 from tests.support.dockerd import DockerDaemon
 from tests.support.dregsy_cli import Result, run
 from tests.support.registry import RegistryServer
+from tests.support.seed import SeededImages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("skopeo")]
 
@@ -323,3 +324,44 @@ def test_docker_relay_digest_and_platform_configs(
     # the unchanged-check finds the arm64 entry too: nothing is pulled again
     again = _run(tmp_path, "docker-platform", platforms)
     assert "0 copied, 2 skipped, 0 failed" in again.stderr
+
+
+def test_configs_dregsy_loads_run_with_warnings(
+    seeded: SeededImages, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """Repeated task names, registries with a path, a task without mappings, a duration
+    without a unit: dregsy runs such a config, and so does this, saying what it noticed."""
+    src, dst = seeded.registry.host, target_registry.host
+    text = f"""\
+lister: {{maxItems: 10, cacheDuration: 90}}
+tasks:
+- name: mirror
+  source: {{registry: {src}}}
+  target: {{registry: '{dst}/prefix'}}
+  mappings: [{{from: demo/app, tags: [v1]}}]
+- name: mirror
+  source: {{registry: '{src}/demo'}}
+  target: {{registry: {dst}}}
+  mappings: [{{from: app, to: copy/app, tags: [v2]}}]
+- name: nothing
+  source: {{registry: {src}}}
+  target: {{registry: {dst}}}
+"""
+    result = _run(tmp_path, "lenient", text)
+    assert result.returncode == 0, result.stderr
+    assert "line 1: lister.cacheDuration: 90 has no unit" in result.stderr
+    assert "line 7: tasks[1].name: task name 'mirror' is also used by tasks[0]" in result.stderr
+    assert "line 11: tasks[2]: task 'nothing' has no mappings" in result.stderr
+    assert "task mirror: 1 copied" in result.stderr
+    assert "task mirror#2: 1 copied" in result.stderr
+    assert skopeo.digest_of(f"{dst}/prefix/demo/app:v1") == seeded.digest("demo/app:v1")
+    assert skopeo.digest_of(f"{dst}/copy/app:v2") == seeded.digest("demo/app:v2")
+
+
+def test_docker_deprecated_fixture_without_tasks_ends_at_once(tmp_path: Path) -> None:
+    """test/fixtures/config/docker-deprecated.yaml: no tasks, so no daemon is waited for."""
+    text = f"dockerhost: unix://{tmp_path}/no-such.sock\napi-version: 1.24\n"
+    result = _run(tmp_path, "deprecated", text)
+    assert result.returncode == 0, result.stderr
+    assert "there is no 'tasks' list: nothing will be synced" in result.stderr
+    assert "0 task(s)" in result.stderr
