@@ -62,7 +62,8 @@ GOOD_TASK = """
     [
         ("tasks:\n  - name: x\n    source: {}\n", "tasks[0].source.registry", 3),
         (
-            f"tasks:{GOOD_TASK}  - name: ok\n    source: {{registry: a.b, lister: {{type: index}}}}\n"
+            f"tasks:{GOOD_TASK}  - name: ok\n"
+            "    source: {registry: a.b, lister: {type: index}}\n"
             "    target: {registry: c.d}\n    mappings: [{from: 'regex:x/.*'}]\n",
             "tasks[1].source.lister.search",
             7,

@@ -152,13 +152,16 @@ def test_platforms_as_containerd_matches_them(
 ) -> None:
     """e2e/base/skopeo-platform.yaml (linux/arm64/v8 against an index whose arm64 entry
     has no variant, and linux/amd64), e2e/base/skopeo-platform-all.yaml, the arm/v6 of
-    test/fixtures/config/skopeo-valid.yaml, and `linux/arm` (v7, not the first arm entry)."""
+    test/fixtures/config/skopeo-valid.yaml, `linux/arm` (v7, not the first arm entry), and
+    an older variant standing in, with a warning."""
     src, dst = busybox.registry.host, target_registry.host
     picks = {
         "busybox-arm64": ("linux/arm64/v8", busybox.platform("linux", "arm64")),
         "busybox-amd64": ("linux/amd64", busybox.platform("linux", "amd64")),
         "busybox-arm": ("linux/arm", busybox.platform("linux", "arm", "v7")),
         "busybox-armv6": ("linux/arm/v6", busybox.platform("linux", "arm", "v6")),
+        # no amd64/v3 in the index: the v1 image stands in, and the log says so
+        "busybox-amd64v3": ("linux/amd64/v3", busybox.platform("linux", "amd64")),
     }
     mappings = "".join(
         f"  - from: library/busybox\n    to: base-{relay}/library/{name}\n"
@@ -178,7 +181,8 @@ def test_platforms_as_containerd_matches_them(
     )
     result = _run(tmp_path, "platform", text)
     assert result.returncode == 0, result.stderr
-    assert "5 copied, 0 skipped, 0 failed" in result.stderr
+    assert "6 copied, 0 skipped, 0 failed" in result.stderr
+    assert "has no image for linux/amd64/v3: copying linux/amd64, the closest" in result.stderr
     for name, (_, image) in picks.items():
         ref = f"{dst}/base-{relay}/library/{name}:latest"
         assert skopeo.inspect_raw(ref) == image.manifest_bytes, name
@@ -187,7 +191,7 @@ def test_platforms_as_containerd_matches_them(
         busybox.latest.digest
     )
     again = _run(tmp_path, "platform", text)
-    assert "0 copied, 5 skipped, 0 failed" in again.stderr
+    assert "0 copied, 6 skipped, 0 failed" in again.stderr
 
 
 def test_readme_example_runs_with_the_skopeo_relay_and_a_docker_section(

@@ -29,6 +29,7 @@ from dregsy.manifest import Platform
 from dregsy.platform import normalize, parse_platform
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
+from dregsy.relays.locks import KeyedLocks
 from dregsy.relays.skopeoargs import (
     Access,
     Side,
@@ -72,6 +73,7 @@ class SkopeoRelay(Relay):
         self._registries = registries
         self._binary = settings.binary
         self._retry_times = retry_times
+        self._locks = KeyedLocks()
 
     async def prepare(self) -> None:
         """Check that the binary runs and knows the flags this relay uses."""
@@ -94,6 +96,13 @@ class SkopeoRelay(Relay):
             raise RelayError(
                 "the skopeo relay cannot push a platform subset (`platforms`); use the native relay"
             )
+        # Several tags of one image (`1.36`, `1.36.0`, `latest`) into one repository go one
+        # after another: parallel skopeo processes pushing the same blobs into a new
+        # repository make the distribution registry answer 500 to their blob checks.
+        async with self._locks.hold(f"{job.target.repository}@{job.digest}"):
+            return await self._copy(job)
+
+    async def _copy(self, job: ImageJob) -> CopyOutcome:
         platform = _platform(job.platform)
         src_creds = await self._credentials(job.source_location)
         dest_creds = await self._credentials(job.target_location)

@@ -50,18 +50,20 @@ async def select(
     if not top.is_index:
         log.debug("%s@%s is a single image: copied whatever its platform", repo, short(digest))
         return Selected(digest, top)
+    for text in platforms or (platform,):
+        assert text is not None
+        wanted = parse_platform(text)
+        entry = pick_platform(top, wanted)
+        if not is_exact(entry, wanted):
+            log.warning(
+                "%s@%s has no image for %s: copying %s, the closest compatible variant",
+                repo,
+                short(digest),
+                text,
+                entry.platform,
+            )
     if platforms:
         subset = subset_index(top, [parse_platform(p) for p in platforms])
         return Selected(subset.digest, subset, rebuilt=True)
     assert platform is not None
-    wanted = parse_platform(platform)
-    entry = pick_platform(top, wanted)
-    if not is_exact(entry, wanted):
-        log.warning(
-            "%s@%s has no image for %s: copying %s, the closest compatible variant",
-            repo,
-            short(digest),
-            platform,
-            entry.platform,
-        )
-    return Selected(entry.digest)
+    return Selected(pick_platform(top, parse_platform(platform)).digest)
