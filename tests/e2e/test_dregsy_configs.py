@@ -293,7 +293,8 @@ def test_docker_relay_digest_and_platform_configs(
     busybox: Busybox, target_registry: RegistryServer, dockerd: DockerDaemon, tmp_path: Path
 ) -> None:
     """e2e/tagsets/docker-digest.yaml (TestE2EDockerTagSetsDigest: a digest alone is pushed
-    as tag `dregsy-<hex>`) and e2e/base/docker-platform.yaml (linux/arm64/v8)."""
+    as tag `dregsy-<hex>`), e2e/tagsets/docker-regex.yaml (chained tasks) and
+    e2e/base/docker-platform.yaml (linux/arm64/v8)."""
     src, dst = busybox.registry.host, target_registry.host
     musl, uclibc = busybox.own["1.36.0-musl"], busybox.own["1.35.0-uclibc"]
     entries = [musl.digest, f"1.35.0-uclibc@{uclibc.digest}", "keep: all.+"]
@@ -307,6 +308,15 @@ def test_docker_relay_digest_and_platform_configs(
     # the daemon rewrites manifests; the image config is the source's
     assert _config_digest(f"{repo}:{invented}") == musl.config_digest
     assert _config_digest(f"{repo}:1.35.0-uclibc") == uclibc.config_digest
+
+    result = _run(tmp_path, "docker-regex", _regex("docker", src, dst, dockerd.host))
+    assert result.returncode == 0, result.stderr
+    assert _tags(f"{dst}/tagsets-docker/regex/busybox") == [
+        "1.26.1-glibc",
+        "1.26.1-musl",
+        "1.26.1-uclibc",
+    ]
+    assert _tags(f"{dst}/tagsets-docker/regexinv/busybox") == ["1.26.1-uclibc"]
 
     platforms = (
         _head("docker", dockerd.host)
