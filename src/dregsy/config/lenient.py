@@ -3,8 +3,8 @@
 dregsy's users must be able to point this dregsy at their config unchanged, so a config
 that dregsy loads and runs is not refused here either. Where such a config is probably not
 what its author meant, these checks say so, once, when it is loaded (the CLI logs them at
-warning level). Every function is pure: it reads the raw YAML (`data`, after `${VAR}`
-expansion) and the validated model, and returns `Issue`s.
+warning level). The warning functions are pure: they read the raw YAML (`data`, after
+`${VAR}` expansion) and the validated model, and return `Issue`s.
 
 Also here: `registry: host/path`, which dregsy takes as a prefix of every repository path;
 `split_registry_paths` moves the path out of the value before validation.
