@@ -26,6 +26,7 @@ from dregsy.logcontext import current_task
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
 from dregsy.registry.proxy import ProxySettings
+from dregsy.registry.traffic import RegistryTraffic
 from dregsy.relays.base import Relay
 from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
@@ -89,6 +90,8 @@ class App:
         self._stop_grace = stop_grace
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
         self.failed = False
+        # Registry requests and pull quotas, for the whole process (survives reloads).
+        self.traffic = RegistryTraffic()
         self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
 
     async def serve(self, config: Config, load: Callable[[], Config], signals: Signals) -> int:
@@ -113,7 +116,8 @@ class App:
                     config.skopeo.certs_dir if config.relay is RelayKind.SKOPEO else None
                 ),
                 proxies=ProxySettings.from_environment(os.environ),
-            )
+            ),
+            self.traffic,
         )
         registries = RegistryDirectory(pool, CredentialSources.from_environment(os.environ))
         relay = build_relay(config, registries)
@@ -125,8 +129,15 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        runner = TaskRunner(relay, registries, asyncio.Semaphore(config.parallel), repo_lists)
         run_stop = asyncio.Event()
+        runner = TaskRunner(
+            relay,
+            registries,
+            asyncio.Semaphore(config.parallel),
+            repo_lists,
+            stop=run_stop,
+            clock=self._clock,
+        )
 
         def record_failure() -> None:
             self.failed = True

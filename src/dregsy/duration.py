@@ -52,3 +52,17 @@ def parse_duration(text: str) -> float:
         total += float(number) * _UNITS[unit]
         pos = match.end()
     return sign * total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short Go-style duration: 300 → `5m`, 5400 → `1h30m`, 0.5 → `500ms`."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    fraction = seconds - whole
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    if secs or fraction:
+        parts.append(f"{secs + fraction:g}s")
+    return "".join(parts)

@@ -12,6 +12,7 @@
     │   │   ├── UnauthorizedError           401 after authenticating
     │   │   ├── DeniedError                 403
     │   │   └── RateLimitedError            429
+    │   ├── PullQuotaLowError           fewer pulls left than the source's ratelimit.min
     │   ├── DigestMismatchError         content does not hash to its digest
     │   ├── SizeLimitExceededError      a manifest or token larger than we accept
     │   └── UnsupportedManifestError    schema 1 or an unknown media type
@@ -118,6 +119,17 @@ class DeniedError(RegistryHTTPError):
 
 class RateLimitedError(RegistryHTTPError):
     """429: too many requests."""
+
+
+class PullQuotaLowError(RegistryError):
+    """A manifest GET would spend a pull while the registry reports fewer left than the
+    location's `ratelimit.min`; the image waits and tries again (`dregsy.sync.runner`)."""
+
+    def __init__(self, registry: str, remaining: int, limit: int | None, minimum: int) -> None:
+        of = "?" if limit is None else str(limit)
+        left = f"{remaining} of {of} pulls left (min {minimum})"
+        super().__init__(f"rate limit: {registry} has {left}")
+        self.registry = registry
 
 
 class DigestMismatchError(RegistryError):

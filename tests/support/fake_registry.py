@@ -3,6 +3,10 @@
 It speaks enough of the Distribution API for the copy engine (ping, manifests, blobs,
 uploads, mounts, tags) and lets a test inject faults: wrong blob bytes, truncated bodies,
 error statuses, a bearer-token requirement, redirects of blob downloads to another host.
+With `referrers_api` it serves the OCI 1.1 referrers API as the distribution spec
+describes it (`GET /v2/<name>/referrers/<digest>`, `?artifactType=` filtering with
+`OCI-Filters-Applied`, `OCI-Subject` on the PUT of a manifest with `subject`); with
+`etags` it answers manifest GETs with an ETag and refuses a PUT whose `If-Match` is stale.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ _MANIFEST_RE = re.compile(r"^/v2/(?P<repo>.+)/manifests/(?P<ref>[^/]+)$")
 _BLOB_RE = re.compile(r"^/v2/(?P<repo>.+)/blobs/(?P<digest>sha256:[a-f0-9]{64})$")
 _UPLOAD_RE = re.compile(r"^/v2/(?P<repo>.+)/blobs/uploads/(?P<id>[^/]*)$")
 _TAGS_RE = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
+_REFERRERS_RE = re.compile(r"^/v2/(?P<repo>.+)/referrers/(?P<digest>[^/]+)$")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def sha256(data: bytes) -> str:
@@ -50,6 +56,8 @@ class FakeRegistry:
     redirect_blobs_to: str | None = None  # host that serves blob downloads
     faults: list[Callable[[httpx.Request], httpx.Response | None]] = field(default_factory=list)
     page_size: int | None = None  # paginate tag lists with Link headers
+    referrers_api: bool = False  # serve /v2/<name>/referrers/<digest> (else 404, as 2.8)
+    etags: bool = False  # ETag on manifest GETs; a PUT with a stale If-Match gets 412
 
     # -- seeding ---------------------------------------------------------------------------
     def put_blob(self, repo: str, data: bytes) -> str:
@@ -101,6 +109,7 @@ class FakeRegistry:
         if path.startswith("/storage/"):
             return self._blob_body(path.removeprefix("/storage/"))
         for pattern, handler in (
+            (_REFERRERS_RE, self._referrers),
             (_UPLOAD_RE, self._upload),
             (_BLOB_RE, self._blob),
             (_MANIFEST_RE, self._manifest),
@@ -114,19 +123,59 @@ class FakeRegistry:
     def _manifest(self, request: httpx.Request, repo: str, ref: str) -> httpx.Response:
         if request.method == "PUT":
             raw = request.read()
+            if_match = request.headers.get("if-match")
+            current = self.tags.get(repo, {}).get(ref)
+            stale = if_match is not None and if_match != f'"{current}"'
+            taken = request.headers.get("if-none-match") == "*" and current is not None
+            if self.etags and (stale or taken):
+                return httpx.Response(412, json={"errors": [{"code": "PRECONDITION_FAILED"}]})
             stored = self.put_manifest(repo, request.headers["content-type"], raw)
             if not ref.startswith("sha256:"):
                 self.tags.setdefault(repo, {})[ref] = stored
-            return httpx.Response(201, headers={"Docker-Content-Digest": stored})
+            headers = {"Docker-Content-Digest": stored}
+            subject = json.loads(raw).get("subject")
+            if self.referrers_api and isinstance(subject, dict):
+                headers["OCI-Subject"] = subject["digest"]
+            return httpx.Response(201, headers=headers)
         digest = ref if ref.startswith("sha256:") else self.tags.get(repo, {}).get(ref)
         found = self.manifests.get(repo, {}).get(digest or "")
         if found is None:
             return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
         media_type, raw = found
         headers = {"Content-Type": media_type, "Docker-Content-Digest": digest or ""}
+        if self.etags:
+            headers["ETag"] = f'"{digest}"'
         body = b"" if request.method == "HEAD" else raw
         headers["Content-Length"] = str(len(raw))
         return httpx.Response(200, headers=headers, content=body)
+
+    def _referrers(self, request: httpx.Request, repo: str, digest: str) -> httpx.Response:
+        if not self.referrers_api:
+            return httpx.Response(404, text="404 page not found")
+        if repo not in self.manifests:
+            return httpx.Response(404, json={"errors": [{"code": "NAME_UNKNOWN"}]})
+        if not digest.startswith("sha256:") or len(digest) != 71:
+            return httpx.Response(400, json={"errors": [{"code": "DIGEST_INVALID"}]})
+        wanted = request.url.params.get("artifactType")
+        entries = []
+        for found, (media_type, raw) in self.manifests.get(repo, {}).items():
+            doc = json.loads(raw)
+            subject = doc.get("subject")
+            if not isinstance(subject, dict) or subject.get("digest") != digest:
+                continue
+            kind = doc.get("artifactType") or doc.get("config", {}).get("mediaType", "")
+            if wanted is not None and kind != wanted:
+                continue
+            entry = {"mediaType": media_type, "digest": found, "size": len(raw)}
+            entry["artifactType"] = kind
+            if doc.get("annotations"):
+                entry["annotations"] = doc["annotations"]
+            entries.append(entry)
+        headers = {"Content-Type": OCI_INDEX}
+        if wanted is not None:
+            headers["OCI-Filters-Applied"] = "artifactType"
+        body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+        return httpx.Response(200, json=body, headers=headers)
 
     def _blob(self, request: httpx.Request, repo: str, digest: str) -> httpx.Response:
         if digest not in self.repo_blobs.get(repo, set()):

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from dregsy.config.types import ListerSettings, Location, Mapping, Task
+from dregsy.config.types import ListerSettings, Location, Mapping, ReferrerSettings, Task
 from dregsy.errors import DregsyError
 from dregsy.listers.base import RepositoryLister
 from dregsy.listers.cache import RepositoryLists
@@ -116,3 +116,24 @@ def test_references_read_digests_by_digest() -> None:
     ]
     named_docker = references(TagRef(f"v9@{DIGEST}", tag="v9", digest=DIGEST), src, dst)
     assert named_docker == named
+
+
+@pytest.mark.parametrize(
+    ("referrers", "expected"),
+    [
+        (ReferrerSettings(referrers=True), ["v1", "sha256-x"]),
+        (ReferrerSettings(digest_tags=True), ["v1", "sha256-x"]),
+        (ReferrerSettings(), ["v1", "sha256-x", f"sha256-{'e' * 64}", f"sha256-{'e' * 64}.sig"]),
+    ],
+)
+async def test_referrer_tags_travel_with_their_images(
+    referrers: ReferrerSettings, expected: list[str]
+) -> None:
+    """With referrers or digest-tags, fallback and cosign tags are not images of their own."""
+    registry = FakeRegistry(host="src.test")
+    for tag in ("v1", "sha256-x", f"sha256-{'e' * 64}", f"sha256-{'e' * 64}.sig"):
+        registry.image("demo/app", tag, [b"x"])
+    client = fake_client(FakeNetwork(registry), "src.test", actions=PULL)
+    pair = RepoPair(SOURCE.registry.repository("demo/app"), TARGET.registry.repository("m"))
+    refs = await tag_refs(client, pair, Mapping("demo/app", "m", referrers=referrers))
+    assert sorted(str(ref.tag) for ref in refs) == sorted(expected)

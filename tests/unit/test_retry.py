@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from dregsy.registry.backoff import RegistryPauses
 from dregsy.registry.retry import RetryPolicy, RetryTransport, retry_after
 
 
@@ -102,3 +103,71 @@ def test_retry_after_formats() -> None:
     )
     assert retry_after(dated, 40.0) == 60.0
     assert retry_after(httpx.Response(429, request=request), 0) is None
+
+
+def test_retry_after_date_is_read_against_the_servers_date() -> None:
+    request = httpx.Request("GET", "https://r.test/")
+    headers = {
+        "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
+        "Date": "Wed, 21 Oct 2015 07:28:00 GMT",
+    }
+    # The local clock is far off (0): the server's own Date counts.
+    assert retry_after(httpx.Response(429, headers=headers, request=request), 0) == 30.0
+    naive = httpx.Response(
+        429, headers={"Retry-After": "Thu, 01 Jan 1970 00:01:40 -0000"}, request=request
+    )
+    assert retry_after(naive, 40.0) == 60.0
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), 0) is None
+
+
+async def test_a_429_pauses_every_client_of_the_registry() -> None:
+    now = [100.0]
+    sleeps: list[tuple[str, float]] = []
+    pauses = RegistryPauses()
+    statuses = {"a": [429, 200], "b": [200]}
+    sent: list[tuple[str, float]] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        name = request.url.path.strip("/")
+        sent.append((name, now[0]))
+        return httpx.Response(statuses[name].pop(0), headers={"Retry-After": "30"})
+
+    def client(name: str) -> httpx.AsyncClient:
+        async def sleep(seconds: float) -> None:
+            sleeps.append((name, seconds))
+            now[0] += seconds
+
+        transport = RetryTransport(
+            httpx.MockTransport(network),
+            RetryPolicy(jitter=0, max_retry_after=20),
+            sleep=sleep,
+            pause=pauses.for_registry("r.test"),
+            clock=lambda: now[0],
+        )
+        return httpx.AsyncClient(transport=transport)
+
+    async with client("a") as first, client("b") as second:
+        assert (await first.get("https://r.test/a")).status_code == 200
+        # Capped at max_retry_after; the other client waits out the rest of the pause.
+        assert sleeps == [("a", 20.0)]
+        now[0] = 110.0  # as if the other client asked 10 s into the pause
+        assert (await second.get("https://r.test/b")).status_code == 200
+    assert sleeps == [("a", 20.0), ("b", 10.0)]
+    assert sent == [("a", 100.0), ("a", 120.0), ("b", 120.0)]
+
+
+async def test_a_429_to_a_request_sent_once_still_pauses_the_registry() -> None:
+    pauses = RegistryPauses()
+    pause = pauses.for_registry("r.test")
+    script = Script(429, headers={"Retry-After": "Thu, 01 Jan 1970 00:00:07 GMT"})
+    script.headers["Date"] = "Thu, 01 Jan 1970 00:00:02 GMT"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    transport = RetryTransport(httpx.MockTransport(script), pause=pause, clock=lambda: 50.0)
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.put("https://r.test/upload", content=body())
+    assert response.status_code == 429
+    assert script.calls == 1
+    assert pause.until == 55.0  # the HTTP date, 5 s after the answer's own Date

@@ -178,6 +178,19 @@ def parse_refresh(value: object) -> float:
     return max(seconds, MIN_AUTH_REFRESH)
 
 
+def parse_wait(value: object) -> float:
+    """A positive Go duration in seconds, e.g. `5m` (taken as given: no minimum)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise Problem("must be a Go duration with a unit, e.g. '5m'")
+    try:
+        seconds = parse_duration(_text(value))
+    except ValueError as exc:
+        raise Problem(str(exc)) from None
+    if seconds <= 0:
+        raise Problem("must be a positive duration, e.g. '5m'")
+    return seconds
+
+
 def parse_cache_duration(value: object) -> float:
     """Seconds; negative turns caching off, 0 means the default (as in dregsy); a plain
     whole number is nanoseconds, as in dregsy (a warning says so)."""
@@ -224,6 +237,17 @@ def parse_platform(value: object) -> str:
     if _PLATFORM_RE.fullmatch(text):
         return text
     raise Problem(f"invalid platform {text!r}: expected all or os/arch[/variant]")
+
+
+_MEDIA_TYPE_RE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
+
+
+def parse_media_type(value: object) -> str:
+    """A media type such as `application/spdx+json` (an artifactType)."""
+    text = _text(value)
+    if not _MEDIA_TYPE_RE.fullmatch(text):
+        raise Problem(f"invalid media type {text!r}: expected type/subtype")
+    return text
 
 
 def parse_platforms(value: object) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from dregsy.config.fields import (
     parse_auth,
     parse_cache_duration,
     parse_interval,
+    parse_media_type,
     parse_platform,
     parse_platforms,
     parse_refresh,
@@ -24,6 +25,7 @@ from dregsy.config.fields import (
     parse_source,
     parse_tag,
     parse_target,
+    parse_wait,
     rewritten_path,
 )
 from dregsy.config.issues import Issue
@@ -37,6 +39,7 @@ from dregsy.config.schema import (
     one_of,
     text,
 )
+from dregsy.config.types import DEFAULT_RATELIMIT_RETRY
 from dregsy.credentials import Credentials
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
@@ -79,6 +82,14 @@ class LocationLister:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSection:
+    """A source's `ratelimit:`: the pull quota to keep, and how often to look again."""
+
+    min: int
+    retry: float
+
+
+@dataclass(frozen=True, slots=True)
 class LocationModel:
     """`source:` or `target:`."""
 
@@ -88,6 +99,7 @@ class LocationModel:
     skip_tls_verify: bool
     lister: LocationLister | None
     max_connections: int | None
+    ratelimit: RateLimitSection | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,9 @@ class MappingModel:
     tags: tuple[TagEntry, ...] | None
     platform: str | None
     platforms: tuple[str, ...] | None
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +126,9 @@ class TaskModel:
     source: LocationModel
     target: LocationModel
     mappings: tuple[MappingModel, ...] | None  # None or (): does nothing, as in dregsy
+    referrers: bool | None
+    referrer_types: tuple[str, ...] | None
+    digest_tags: bool | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +170,10 @@ def _location_lister(value: object) -> LocationLister:
     return LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
 
 
+def _ratelimit(value: object) -> RateLimitSection:
+    return RateLimitSection(**check_mapping(value, _RATELIMIT_KEYS))
+
+
 def _location(value: object) -> LocationModel:
     location = LocationModel(**check_mapping(value, _LOCATION_KEYS))
     if location.auth_refresh is not None and not location.registry.is_ecr:
@@ -171,6 +193,10 @@ def _mapping(value: object) -> MappingModel:
 
 def _task(value: object) -> TaskModel:
     task = TaskModel(**check_mapping(value, _TASK_KEYS))
+    if task.target.ratelimit is not None:
+        message = "only applies to a task's source (the registry images are pulled from)"
+        raise Invalid([Issue(("target", "ratelimit"), message)])
+    _check_referrer_types(task)
     if not any(isinstance(m.from_, SourcePattern) for m in task.mappings or ()):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
@@ -188,6 +214,23 @@ def _task(value: object) -> TaskModel:
         message = "lister type 'dockerhub' lists the repositories of the 'auth' user: set 'auth'"
         raise Problem(message, key="source")
     return task
+
+
+def _check_referrer_types(task: TaskModel) -> None:
+    """`referrer-types` restricts `referrers`: given where no referrers are copied, it is
+    a mistake (a mapping's own `referrers` wins over the task's)."""
+    message = "has no effect without 'referrers: true'"
+    mappings = task.mappings or ()
+    copying = [task.referrers if m.referrers is None else m.referrers for m in mappings]
+    issues = [
+        Issue(("mappings", j, "referrer-types"), message)
+        for j, mapping in enumerate(mappings)
+        if mapping.referrer_types and not copying[j]
+    ]
+    if task.referrer_types and not any(copying):
+        issues.insert(0, Issue(("referrer-types",), message))
+    if issues:
+        raise Invalid(issues)
 
 
 def check_top(value: object) -> TopModel:
@@ -223,6 +266,17 @@ _LOCATION_KEYS = (
     Key("skip-tls-verify", boolean, default=False),
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
+    Key("ratelimit", _ratelimit),
+)
+_RATELIMIT_KEYS = (
+    Key("min", integer(low=1), required=True),
+    Key("retry", parse_wait, default=DEFAULT_RATELIMIT_RETRY),
+)
+# On a mapping, and on a task as the default of its mappings.
+_REFERRER_KEYS = (
+    Key("referrers", boolean),
+    Key("referrer-types", list_of(parse_media_type, non_empty=True)),
+    Key("digest-tags", boolean),
 )
 _MAPPING_KEYS = (
     Key("from", parse_source, field="from_", required=True),
@@ -230,6 +284,7 @@ _MAPPING_KEYS = (
     Key("tags", list_of(parse_tag)),
     Key("platform", parse_platform),
     Key("platforms", parse_platforms),
+    *_REFERRER_KEYS,
 )
 _TASK_KEYS = (
     Key("name", text, required=True),
@@ -238,6 +293,7 @@ _TASK_KEYS = (
     Key("source", _location, required=True),
     Key("target", _location, required=True),
     Key("mappings", list_of(_mapping)),
+    *_REFERRER_KEYS,
 )
 TOP_KEYS = (
     Key("relay", one_of("native", "docker", "skopeo")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingOf
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from dregsy.config.fields import NO_AUTH, rewritten_path
 from dregsy.config.issues import Issue, Loc
@@ -34,6 +35,8 @@ from dregsy.config.types import (
     ListerSpec,
     Location,
     Mapping,
+    RateLimit,
+    ReferrerSettings,
     RelayKind,
     SkopeoSettings,
     Task,
@@ -42,6 +45,7 @@ from dregsy.reference import Repository
 from dregsy.selection.paths import RepoRule, Rewrite, SourcePattern
 from dregsy.selection.tagset import TagSelection
 
+_V = TypeVar("_V")
 _DEFAULT_LISTER = ListerSettings()
 _DEFAULT_DOCKER = DockerSettings()
 
@@ -157,6 +161,7 @@ def _task(task: TaskModel, unique_name: str, source_prefix: str, target_prefix: 
         interval=task.interval,
         verbose=task.verbose,
         unique_name=unique_name,
+        referrer_keys=_referrer_keys(task),
     )
 
 
@@ -170,6 +175,11 @@ def _location(location: LocationModel, prefix: str) -> Location:
         skip_tls_verify=location.skip_tls_verify,
         lister=_lister_spec(location.lister),
         max_connections=location.max_connections or DEFAULT_MAX_CONNECTIONS,
+        ratelimit=(
+            RateLimit(location.ratelimit.min, location.ratelimit.retry)
+            if location.ratelimit is not None
+            else None
+        ),
     )
 
 
@@ -204,6 +214,31 @@ def _mapping(
         repos=repos,
         platform=mapping.platform,
         platforms=mapping.platforms or None,
+        referrers=_referrers(mapping, task),
+    )
+
+
+def _referrer_keys(section: MappingModel | TaskModel) -> tuple[str, ...]:
+    """The referrer keys a mapping or task sets to something that asks for work."""
+    given = (
+        ("referrers", section.referrers),
+        ("referrer-types", section.referrer_types),
+        ("digest-tags", section.digest_tags),
+    )
+    return tuple(name for name, value in given if value)
+
+
+def _referrers(mapping: MappingModel, task: TaskModel) -> ReferrerSettings:
+    """A mapping's own referrer keys, else the task's."""
+
+    def pick(mine: _V | None, default: _V | None) -> _V | None:
+        return mine if mine is not None else default
+
+    return ReferrerSettings(
+        referrers=bool(pick(mapping.referrers, task.referrers)),
+        types=pick(mapping.referrer_types, task.referrer_types),
+        digest_tags=bool(pick(mapping.digest_tags, task.digest_tags)),
+        keys=_referrer_keys(mapping),
     )
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "ListerSpec",
     "Location",
     "Mapping",
+    "RateLimit",
+    "ReferrerSettings",
     "RelayKind",
     "SkopeoSettings",
     "Task",
@@ -33,6 +35,7 @@ DEFAULT_PARALLEL = 8
 DEFAULT_MAX_CONNECTIONS = 8
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
+DEFAULT_RATELIMIT_RETRY = 300.0  # seconds (`ratelimit.retry`: 5m)
 
 
 class RelayKind(StrEnum):
@@ -60,6 +63,15 @@ class ListerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A source's `ratelimit:` keep `min` pulls of the registry's quota, rechecking every
+    `retry` seconds while fewer are left."""
+
+    min: int
+    retry: float = DEFAULT_RATELIMIT_RETRY
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     """One side of a task: a registry and how to authenticate with it."""
 
@@ -71,6 +83,26 @@ class Location:
     lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # to this registry (`max-connections`)
     prefix: str = ""  # the path of `registry: host/path`: a prefix of every repository
+    ratelimit: RateLimit | None = None  # sources only: wait while the pull quota is low
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerSettings:
+    """What travels with an image besides itself (`referrers`, `referrer-types`,
+    `digest-tags`, on a mapping or as the task's default for its mappings)."""
+
+    referrers: bool = False  # copy the OCI referrers (signatures, SBOMs, attestations)
+    types: tuple[str, ...] | None = None  # only referrers of these artifactTypes; None: all
+    digest_tags: bool = False  # copy cosign's `sha256-<hex>.sig/.att/.sbom` tags
+    keys: tuple[str, ...] = ()  # the keys given where these were set (for messages)
+
+    @property
+    def enabled(self) -> bool:
+        return self.referrers or self.digest_tags
+
+    def wants(self, artifact_type: str) -> bool:
+        """Whether a referrer of `artifact_type` is copied."""
+        return self.types is None or artifact_type in self.types
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +119,7 @@ class Mapping:
     platform: str | None = None  # None: the relay's default (native: the whole index)
     repos: RepoRule | None = None  # a regex mapping over the source's repository list
     platforms: tuple[str, ...] | None = None  # a subset: a new index listing exactly these
+    referrers: ReferrerSettings = ReferrerSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +133,7 @@ class Task:
     interval: float = 0.0  # seconds; 0: one-off
     verbose: bool = False
     unique_name: str = ""  # set when another task has the same name: `name#2`, ...
+    referrer_keys: tuple[str, ...] = ()  # referrer keys given on the task (mapping defaults)
 
     @property
     def periodic(self) -> bool:

@@ -42,6 +42,14 @@ class CopyStats:
     manifests_pushed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A manifest the copy pushed, and the `OCI-Subject` the registry answered with."""
+
+    manifest: Manifest
+    subject: str | None
+
+
 class ImageCopier:
     """Copies one manifest (image or index) and everything it references."""
 
@@ -71,7 +79,7 @@ class ImageCopier:
 
     async def copy(
         self, src: Reference, dst: Reference, digest: str, top: Manifest | None = None
-    ) -> None:
+    ) -> Pushed:
         """Copy manifest `digest` of `src`'s repository to `dst` (tagged or by digest).
 
         `top` is that manifest when already in hand (fetched by the decision, or a subset
@@ -80,8 +88,9 @@ class ImageCopier:
         if top is None:
             top = await manifests.get_manifest(self._source, src.repository.digest(digest))
         await self._ensure_content(top, src.repository, dst.repository)
-        await manifests.put_manifest(self._target, dst, top)
+        subject = await manifests.put_manifest(self._target, dst, top)
         self.stats.manifests_pushed += 1
+        return Pushed(top, subject)
 
     async def _ensure_content(self, manifest: Manifest, src: Repository, dst: Repository) -> None:
         if manifest.is_index:

@@ -21,6 +21,7 @@ import httpx
 from dregsy.auth.flow import SCOPES, RegistryAuth
 from dregsy.errors import RegistryUnreachableError, SizeLimitExceededError
 from dregsy.reference import Registry
+from dregsy.registry.quota import PullQuota
 from dregsy.registry.retry import NO_RETRY
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class RegistryClient:
         auth: RegistryAuth,
         *,
         actions: tuple[str, ...] = PULL,
+        pull_quota: PullQuota | None = None,
     ) -> None:
         self.registry = registry
         self.actions = actions
+        self.pull_quota = pull_quota  # a source's `ratelimit`: manifest GETs check it first
         self._http = http
         self._auth = auth
         self._base: str | None = None

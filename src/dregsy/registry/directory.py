@@ -16,6 +16,7 @@ from dregsy.config.types import Location
 from dregsy.credentials import Credentials
 from dregsy.registry.client import PULL, PULL_PUSH, RegistryClient
 from dregsy.registry.pool import HttpPool
+from dregsy.registry.quota import PullQuota
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ class RegistryDirectory:
                 role=",".join(actions),
             )
             auth = RegistryAuth(self._credentials.for_location(location))
-            client = RegistryClient(location.registry, http, auth, actions=actions)
+            quota = None
+            if location.ratelimit is not None and actions == PULL:
+                registry = location.registry.api_host
+                quota = PullQuota(registry, location.ratelimit, self._pool.traffic)
+            client = RegistryClient(
+                location.registry, http, auth, actions=actions, pull_quota=quota
+            )
             self._clients[key] = client
         return client

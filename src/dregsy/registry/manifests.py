@@ -47,7 +47,11 @@ async def head_manifest(client: RegistryClient, ref: Reference) -> ManifestHead 
 
 
 async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
-    """GET a manifest's exact bytes, verified against the digest it was asked for."""
+    """GET a manifest's exact bytes, verified against the digest it was asked for.
+
+    Raises PullQuotaLowError, before asking, when the client's pull quota is low."""
+    if client.pull_quota is not None:
+        client.pull_quota.check()
     scope = client.scope_for(ref.repository.path)
     async with client.stream("GET", _path(ref), scopes=(scope,), headers=_ACCEPT) as response:
         await raise_for_status(response)
@@ -66,8 +70,9 @@ async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
     return parse_manifest(raw, digest=digest, content_type=content_type)
 
 
-async def put_manifest(client: RegistryClient, ref: Reference, manifest: Manifest) -> None:
-    """PUT a manifest's exact bytes under a tag or its digest."""
+async def put_manifest(client: RegistryClient, ref: Reference, manifest: Manifest) -> str | None:
+    """PUT a manifest's exact bytes under a tag or its digest; returns the `OCI-Subject`
+    header (a registry with the referrers API names the subject of a referrer with it)."""
     scope = client.scope_for(ref.repository.path)
     headers = {"Content-Type": manifest.media_type}
     async with client.stream(
@@ -75,7 +80,9 @@ async def put_manifest(client: RegistryClient, ref: Reference, manifest: Manifes
     ) as response:
         await raise_for_status(response)
         echoed = response.headers.get("docker-content-digest")
+        subject: str | None = response.headers.get("oci-subject")
     if echoed and echoed.startswith("sha256:") and echoed != manifest.digest:
         raise DigestMismatchError(
             f"manifest {ref}: registry stored it as {echoed}, expected {manifest.digest}"
         )
+    return subject

@@ -1,4 +1,8 @@
-"""HTTP clients, one per registry host and TLS setting, shared by every task."""
+"""HTTP clients, one per registry host and TLS setting, shared by every task.
+
+Each client's transport stack is: retries (with the registry-wide 429 pause) over traffic
+recording (every response, each attempt) over the plain/TLS connection pools.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ import httpx
 
 from dregsy import __version__
 from dregsy.reference import Registry
+from dregsy.registry.backoff import RegistryPauses
 from dregsy.registry.http11 import Http11Transport
 from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.tls import host_material, ssl_context
+from dregsy.registry.traffic import RegistryTraffic, TrafficTransport
 
 USER_AGENT = f"dregsy/{__version__}"
 
@@ -56,8 +62,10 @@ class SchemeTransport(httpx.AsyncBaseTransport):
 class HttpPool:
     """Creates and owns the httpx clients; close it once at the end."""
 
-    def __init__(self, settings: HttpSettings) -> None:
+    def __init__(self, settings: HttpSettings, traffic: RegistryTraffic | None = None) -> None:
         self._settings = settings
+        self.traffic = traffic or RegistryTraffic()  # the App's, which outlives this pool
+        self._pauses = RegistryPauses()
         self._clients: dict[tuple[str, bool, int, str], httpx.AsyncClient] = {}
         self._default_tls: ssl.SSLContext | None = None  # loading system CAs costs; share it
 
@@ -98,7 +106,11 @@ class HttpPool:
             return s.proxies.transport(transport)
 
         return httpx.AsyncClient(
-            transport=RetryTransport(SchemeTransport(make), s.retry),
+            transport=RetryTransport(
+                TrafficTransport(SchemeTransport(make), registry, self.traffic),
+                s.retry,
+                pause=self._pauses.for_registry(registry.api_host),
+            ),
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout, pool=None),
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},

@@ -1,7 +1,10 @@
 """Retries at the transport: transient failures are tried again with backoff and jitter.
 
 Connection errors, 408, 429 and 5xx are retried for requests whose body can be replayed,
-honouring `Retry-After`. 401/403/404 and anything else pass straight through: the auth flow
+honouring `Retry-After` (seconds, or an HTTP date read against the response's own `Date`
+so a skewed local clock does not matter), each wait capped at `max_retry_after`. A 429
+pauses the whole registry (`dregsy.registry.backoff`): every request to it waits, whichever
+client or task sends it. 401/403/404 and anything else pass straight through: the auth flow
 (above this transport) handles 401 itself, and the rest will not change by asking again.
 A request marked with the `dregsy.no_retry` extension is sent once.
 """
@@ -15,8 +18,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 
 import httpx
+
+from dregsy.registry.backoff import RegistryPause
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +39,7 @@ class RetryPolicy:
     factor: float = 2.0
     cap: float = 10.0
     jitter: float = 0.25  # fraction of the delay, either way
-    max_retry_after: float = 60.0
+    max_retry_after: float = 60.0  # seconds: the longest one `Retry-After` is honoured
 
     def backoff(self, attempt: int, rnd: float) -> float:
         delay = min(self.cap, self.base * self.factor**attempt)
@@ -41,18 +47,33 @@ class RetryPolicy:
 
 
 def retry_after(response: httpx.Response, now: float) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date)."""
+    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date).
+
+    A date is measured from the response's `Date` header when it has one (both come from
+    the server's clock), else from `now` (seconds since the epoch).
+    """
     value = response.headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = _http_date(value)
+    if when is None:
         return None
-    return max(0.0, when.timestamp() - now)
+    server_now = _http_date(response.headers.get("date", ""))
+    return max(0.0, when - (now if server_now is None else server_now))
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) as seconds since the epoch."""
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # `-0000`: UTC with no zone information, RFC 5322 says
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
@@ -65,11 +86,15 @@ class RetryTransport(httpx.AsyncBaseTransport):
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        pause: RegistryPause | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._policy = policy
         self._sleep = sleep
         self._rng = rng
+        self._pause = pause  # shared by every client of the registry: 429s pause them all
+        self._clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         replayable = isinstance(request.stream, httpx.ByteStream)
@@ -79,6 +104,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
         attempt = 0
         while True:
             last = attempt + 1 >= attempts
+            await self._paused()
+            paused = False  # the next attempt waits for a registry-wide pause
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
@@ -87,14 +114,20 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 delay = self._policy.backoff(attempt, self._rng())
                 reason = type(exc).__name__
             else:
-                if response.status_code not in RETRY_STATUSES or last:
+                status = response.status_code
+                if status not in RETRY_STATUSES:
                     return response
                 after = retry_after(response, time.time())
                 if after is not None:
                     delay = min(after, self._policy.max_retry_after)
                 else:
                     delay = self._policy.backoff(attempt, self._rng())
-                reason = f"HTTP {response.status_code}"
+                if status == 429 and self._pause is not None:
+                    self._pause.hold(self._clock(), delay)
+                    paused = True
+                if last:
+                    return response
+                reason = f"HTTP {status}"
                 await response.aclose()
             attempt += 1
             log.debug(
@@ -106,7 +139,19 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 attempt + 1,
                 attempts,
             )
-            await self._sleep(delay)
+            if not paused:
+                await self._sleep(delay)
+
+    async def _paused(self) -> None:
+        """Wait while the registry is paused, also when another request extends the pause."""
+        pause = self._pause
+        waited_for = 0.0
+        while pause is not None and pause.until > waited_for:
+            left = pause.until - self._clock()
+            if left <= 0:
+                return
+            waited_for = pause.until
+            await self._sleep(left)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -6,9 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from dregsy.config.types import Location
+from dregsy.config.types import Location, ReferrerSettings
+from dregsy.errors import RelayError
 from dregsy.manifest import Manifest
 from dregsy.reference import Reference
+
+NO_REFERRERS = ReferrerSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,7 @@ class ImageJob:
     rebuilt: bool = False  # that manifest is new: a subset index made here
     new_repository: bool = False  # the target repository had no tags when decided
     verbose: bool = False
+    referrers: ReferrerSettings = NO_REFERRERS  # what travels with the image
 
     @property
     def detail_level(self) -> int:
@@ -59,6 +63,13 @@ class Relay(Protocol):
         """State shared by the copies of one task run (e.g. blobs in flight)."""
         ...
 
-    async def copy(self, job: ImageJob, run: object) -> CopyOutcome: ...
+    async def copy(self, job: ImageJob, run: object) -> CopyOutcome:
+        """Copy the image, and (if the job asks) what refers to it."""
+        ...
+
+    async def copy_referrers(self, job: ImageJob, run: object) -> CopyOutcome:
+        """The image was unchanged: copy what refers to it if that changed. Only the
+        native relay can; the config check refuses the keys for the others."""
+        raise RelayError(f"the {self.name} relay does not copy referrers")
 
     async def aclose(self) -> None: ...

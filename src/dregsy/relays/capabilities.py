@@ -3,7 +3,8 @@
 The native relay can do everything the config can say. The Docker daemon keeps one
 platform per image and pushes by tag only (a digest without a tag is pushed as tag
 `dregsy-<hex>`, as dregsy does); skopeo copies one image or a whole index, by tag or by
-digest, but cannot write a new (subset) index.
+digest, but cannot write a new (subset) index. Neither copies referrers (signatures,
+SBOMs, attestations) or cosign's digest tags: those keys need the native relay.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
     why = f"does not work with the {config.relay} relay (selected by {config.relay_reason})"
     problems = []
     for i, task in enumerate(config.tasks):
+        if config.relay is not RelayKind.NATIVE:
+            problems += _referrer_problems(f"tasks[{i}]", task.referrer_keys, why)
         for j, mapping in enumerate(task.mappings):
             where = f"tasks[{i}].mappings[{j}]"
             selects = mapping.platforms or mapping.platform not in (None, "all")
@@ -33,6 +36,7 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
                     problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
             if config.relay is RelayKind.NATIVE:
                 continue
+            problems += _referrer_problems(where, mapping.referrers.keys, why)
             if config.relay is RelayKind.DOCKER and mapping.platform == "all":
                 message = f"'all' {why}: the daemon keeps one platform; name one or leave it out"
                 problems.append(ConfigProblem(f"{where}.platform", message))
@@ -40,3 +44,9 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
                 message = f"{why}: only the native relay writes a subset index"
                 problems.append(ConfigProblem(f"{where}.platforms", message))
     return problems
+
+
+def _referrer_problems(where: str, keys: tuple[str, ...], why: str) -> list[ConfigProblem]:
+    """Referrers and cosign tags are copied by the native relay only."""
+    message = f"{why}: only the native relay copies referrers and cosign tags"
+    return [ConfigProblem(f"{where}.{key}", message) for key in keys]

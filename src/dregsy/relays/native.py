@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from dregsy.copy.engine import ImageCopier
+from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
 from dregsy.copy.transfers import Transfers
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
@@ -25,6 +26,7 @@ class NativeRelay(Relay):
     ) -> None:
         self._registries = registries
         self._blob_slots = asyncio.Semaphore(blob_parallel)
+        self._referrers = ReferrerMemory()  # across runs: which registries serve the API
 
     async def prepare(self) -> None:
         return None
@@ -33,8 +35,24 @@ class NativeRelay(Relay):
         return Transfers()
 
     async def copy(self, job: ImageJob, run: object) -> CopyOutcome:
+        copier = self._copier(job, run)
+        pushed = await copier.copy(job.source, job.target, job.digest, job.manifest)
+        if job.referrers.enabled:
+            referrers = self._referrer_copier(job, copier, run)
+            await referrers.after_copy(
+                job.source.repository, job.target.repository, pushed.manifest
+            )
+        return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
+
+    async def copy_referrers(self, job: ImageJob, run: object) -> CopyOutcome:
+        copier = self._copier(job, run)
+        referrers = self._referrer_copier(job, copier, run)
+        await referrers.after_skip(job.source.repository, job.target.repository, job.digest)
+        return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
+
+    def _copier(self, job: ImageJob, run: object) -> ImageCopier:
         assert isinstance(run, Transfers)
-        copier = ImageCopier(
+        return ImageCopier(
             self._registries.source(job.source_location),
             self._registries.target(job.target_location),
             transfers=run,
@@ -42,8 +60,18 @@ class NativeRelay(Relay):
             detail_level=job.detail_level,
             new_repository=job.new_repository,
         )
-        await copier.copy(job.source, job.target, job.digest, job.manifest)
-        return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
+
+    def _referrer_copier(self, job: ImageJob, copier: ImageCopier, run: object) -> ReferrerCopier:
+        assert isinstance(run, Transfers)
+        return ReferrerCopier(
+            copier,
+            self._registries.source(job.source_location),
+            self._registries.target(job.target_location),
+            job.referrers,
+            self._referrers,
+            transfers=run,
+            detail_level=job.detail_level,
+        )
 
     async def aclose(self) -> None:
         return None

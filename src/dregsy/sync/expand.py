@@ -15,6 +15,7 @@ from dregsy.config.types import Mapping, Task
 from dregsy.errors import DregsyError, InvalidReferenceError, NotFoundError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference, Repository
+from dregsy.referrers import is_referrer_tag
 from dregsy.registry import tags
 from dregsy.registry.client import RegistryClient
 from dregsy.selection.filters import TagRef, invented_tag
@@ -76,6 +77,10 @@ async def tag_refs(client: RegistryClient, repos: RepoPair, mapping: Mapping) ->
             listed = await tags.list_tags(client, repos.source)
         except NotFoundError as exc:
             raise DregsyError(f"cannot list tags of {repos.source}: {exc}") from exc
+        if mapping.referrers.enabled:
+            # Fallback and cosign tags travel with their images (a copy of their own would
+            # overwrite the target's merged referrers index).
+            listed = [tag for tag in listed if not is_referrer_tag(tag)]
     refs = selection.select(listed)
     if not refs and not listed:
         log.warning("%s has no tags: nothing to sync", repos.source)

@@ -3,6 +3,10 @@
 This is the one place where a failure is recorded and the run goes on: an image (or a
 mapping's expansion) that fails is logged with its reference and cause, and the rest still
 runs; even an unexpected error fails only that image or mapping.
+
+An image whose source has a `ratelimit` and would pull while the registry reports fewer
+than `min` pulls left gives its image slot back, waits (`dregsy.sync.quotawait`) and starts
+over once enough are left; a stop request ends the wait, leaving the image for next time.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
-from dregsy.errors import DregsyError
+from dregsy.errors import DregsyError, PullQuotaLowError
 from dregsy.listers.cache import RepositoryLists
 from dregsy.reference import Reference
+from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
+from dregsy.sync.quotawait import QuotaWaits
 from dregsy.sync.stats import RunStats
 
 log = logging.getLogger(__name__)
@@ -45,12 +52,17 @@ class TaskRunner:
         registries: RegistryDirectory,
         image_slots: asyncio.Semaphore,
         repo_lists: RepositoryLists | None = None,
+        *,
+        stop: asyncio.Event | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
         self._decider = Decider(relay)
+        # A stop request ends pull-quota waits at once.
+        self._quota_waits = QuotaWaits(stop or asyncio.Event(), clock or SystemClock())
 
     async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
@@ -140,25 +152,29 @@ class TaskRunner:
         new_repositories: NewRepositories,
         stats: RunStats,
     ) -> None:
+        """Sync one image, waiting (without its slot) whenever the pull quota is low."""
+        while await self._try_image(task, pair, source, target, run_state, new_repositories, stats):
+            if not await self._quota_waits.wait(source, pair.source):
+                return
+
+    async def _try_image(
+        self,
+        task: Task,
+        pair: _Pair,
+        source: RegistryClient,
+        target: RegistryClient,
+        run_state: object,
+        new_repositories: NewRepositories,
+        stats: RunStats,
+    ) -> bool:
+        """Decide and copy one image in an image slot; True if the pull quota was low:
+        then no tag was written, and it must wait and start over."""
         async with self._image_slots:
             try:
+                await _learn_quota(source, pair.source)
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
-                if decision.action is TagAction.SKIP:
-                    stats.skipped += 1
-                    level = logging.INFO if task.verbose else logging.DEBUG
-                    digest = short(decision.digest)
-                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
-                    return
-                if decision.rebuilt:
-                    log.info(
-                        "%s: a new index of platforms %s, digest %s (the source index's "
-                        "digest differs: it lists other platforms too)",
-                        pair.target,
-                        ", ".join(pair.mapping.platforms or ()),
-                        short(decision.digest),
-                    )
                 job = ImageJob(
                     source=pair.source,
                     target=pair.target,
@@ -170,18 +186,41 @@ class TaskRunner:
                     rebuilt=decision.rebuilt,
                     verbose=task.verbose,
                     new_repository=decision.new_repository,
+                    referrers=pair.mapping.referrers,
                 )
+                if decision.action is TagAction.SKIP:
+                    if job.referrers.enabled:
+                        # Signatures are often added to images that did not change.
+                        outcome = await self._relay.copy_referrers(job, run_state)
+                        stats.bytes += outcome.bytes
+                    stats.skipped += 1
+                    level = logging.INFO if task.verbose else logging.DEBUG
+                    digest = short(decision.digest)
+                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+                    return False
+                if source.pull_quota is not None:
+                    source.pull_quota.check()  # every relay pulls the manifest to copy it
+                if decision.rebuilt:
+                    log.info(
+                        "%s: a new index of platforms %s, digest %s (the source index's "
+                        "digest differs: it lists other platforms too)",
+                        pair.target,
+                        ", ".join(pair.mapping.platforms or ()),
+                        short(decision.digest),
+                    )
                 outcome = await self._relay.copy(job, run_state)
             except asyncio.CancelledError:
                 raise
+            except PullQuotaLowError:
+                return True
             except DregsyError as exc:
                 stats.fail()
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
-                return
+                return False
             except Exception as exc:  # the boundary: a bug fails one image, not the run
                 stats.fail()
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
-                return
+                return False
             stats.copied += 1
             stats.bytes += outcome.bytes
             log.info(
@@ -191,3 +230,13 @@ class TaskRunner:
                 short(decision.digest),
                 decision.reason,
             )
+        return False
+
+
+async def _learn_quota(source: RegistryClient, ref: Reference) -> None:
+    """A rate-limited source whose registry has not said its quota yet: ask with a free
+    HEAD before a GET could spend the last pulls."""
+    quota = source.pull_quota
+    if quota is not None and quota.unknown():
+        await manifests.head_manifest(source, ref)
+        quota.probed()

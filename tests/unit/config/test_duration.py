@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dregsy.duration import parse_duration
+from dregsy.duration import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,11 @@ def test_invalid(text: str, fragment: str) -> None:
         parse_duration(text)
     assert fragment in str(info.value)
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("5m", "5m"), ("1h30m", "1h30m"), ("90s", "1m30s"), ("1.5s", "1.5s"), ("250ms", "250ms")],
+)
+def test_format_duration(text: str, shown: str) -> None:
+    assert format_duration(parse_duration(text)) == shown

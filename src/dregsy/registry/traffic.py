@@ -1,0 +1,79 @@
+"""What dregsy asked the registries, and what they said about their pull quota.
+
+`RegistryTraffic` counts every HTTP response from a registry by (registry, method, status)
+and keeps the last `RateLimit-Limit` / `RateLimit-Remaining` each registry sent (Docker Hub
+sends them on manifest responses, HEAD included, as `100;w=21600`). The App owns one for
+the life of the process, so counts survive config reloads; the metrics exporter reads it
+and the pull-quota wait (`dregsy.sync.quota`) asks it how many pulls are left.
+
+A registry is named by the host[:port] its location names (`registry-1.docker.io` for
+Docker Hub); a request that went elsewhere on its behalf (a token server, a blob store a
+redirect pointed to) is counted under that host's own name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import httpx
+
+from dregsy.reference import Registry
+
+
+def quota_number(value: str | None) -> int | None:
+    """The count of a quota header: `100;w=21600` → 100, `76` → 76; None if unreadable."""
+    if value is None:
+        return None
+    head = value.split(";", 1)[0].split(",", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
+
+class RegistryTraffic:
+    """Request counts and the last pull quota seen, per registry."""
+
+    def __init__(self) -> None:
+        self._requests: Counter[tuple[str, str, str]] = Counter()
+        self._ratelimits: dict[str, tuple[int, int | None]] = {}
+
+    def record(self, registry: str, method: str, status: int, headers: Mapping[str, str]) -> None:
+        """One response: count it, and keep its quota headers if it has them."""
+        self._requests[(registry, method, str(status))] += 1
+        remaining = quota_number(headers.get("ratelimit-remaining"))
+        if remaining is not None:
+            self._ratelimits[registry] = (remaining, quota_number(headers.get("ratelimit-limit")))
+
+    def requests(self) -> Mapping[tuple[str, str, str], int]:
+        """(registry, method, status code as text, e.g. "200") → responses so far."""
+        return dict(self._requests)
+
+    def ratelimits(self) -> Mapping[str, tuple[int, int | None]]:
+        """registry → (remaining, limit) from its last response that said; limit may be
+        None when only `RateLimit-Remaining` was sent."""
+        return dict(self._ratelimits)
+
+    def ratelimit(self, registry: str) -> tuple[int, int | None] | None:
+        """The last (remaining, limit) seen from one registry, if it ever said."""
+        return self._ratelimits.get(registry)
+
+
+class TrafficTransport(httpx.AsyncBaseTransport):
+    """Records every response that passes through it (below retries: each attempt counts)."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, registry: Registry, traffic: RegistryTraffic
+    ) -> None:
+        self._inner = inner
+        self._label = registry.api_host
+        self._hostname = Registry(host=registry.api_host).hostname.lower()
+        self._traffic = traffic
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        url = request.url
+        label = self._label if url.host == self._hostname else url.netloc.decode("ascii")
+        self._traffic.record(label, request.method, response.status_code, response.headers)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dregsy.config.types import RateLimit
+from dregsy.errors import PullQuotaLowError
+from dregsy.reference import Registry
+from dregsy.registry.quota import PullQuota
+from dregsy.registry.retry import RetryPolicy, RetryTransport
+from dregsy.registry.traffic import RegistryTraffic, TrafficTransport, quota_number
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [("100;w=21600", 100), ("76", 76), (" 0;w=21600 ", 0), ("", None), ("x;w=1", None)],
+)
+def test_quota_number(value: str, number: int | None) -> None:
+    assert quota_number(value) == number
+
+
+def test_records_requests_and_the_last_quota() -> None:
+    traffic = RegistryTraffic()
+    quota = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "76;w=21600"}
+    traffic.record("registry-1.docker.io", "HEAD", 200, httpx.Headers(quota))
+    traffic.record("registry-1.docker.io", "GET", 200, httpx.Headers({}))
+    traffic.record("registry-1.docker.io", "GET", 200, httpx.Headers({"ratelimit-remaining": "5"}))
+    assert traffic.requests() == {
+        ("registry-1.docker.io", "HEAD", "200"): 1,
+        ("registry-1.docker.io", "GET", "200"): 2,
+    }
+    assert traffic.ratelimits() == {"registry-1.docker.io": (5, None)}
+
+
+async def test_every_attempt_is_counted_under_the_registry_or_the_host_asked() -> None:
+    answers = iter([503, 200, 200])
+
+    def network(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), headers={"RateLimit-Remaining": "9;w=60"})
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    traffic = RegistryTraffic()
+    recording = TrafficTransport(httpx.MockTransport(network), Registry(host="docker.io"), traffic)
+    transport = RetryTransport(recording, RetryPolicy(jitter=0), sleep=sleep)
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.head("https://registry-1.docker.io/v2/library/a/manifests/1")
+        await client.get("https://auth.docker.io/token")
+    assert traffic.requests() == {
+        ("registry-1.docker.io", "HEAD", "503"): 1,
+        ("registry-1.docker.io", "HEAD", "200"): 1,
+        ("auth.docker.io", "GET", "200"): 1,
+    }
+    assert traffic.ratelimits()["registry-1.docker.io"] == (9, None)
+
+
+def test_pull_quota_is_low_only_below_min_of_what_the_registry_said() -> None:
+    traffic = RegistryTraffic()
+    quota = PullQuota("registry-1.docker.io", RateLimit(min=10, retry=60), traffic)
+    assert quota.unknown()
+    assert quota.low() is None  # nothing said: not low
+    quota.check()
+    quota.probed()
+    assert not quota.unknown()  # asked once; the registry sends no quota
+    traffic.record("registry-1.docker.io", "HEAD", 200, {"ratelimit-remaining": "10"})
+    assert quota.low() is None
+    headers = {"ratelimit-remaining": "9;w=21600", "ratelimit-limit": "100;w=21600"}
+    traffic.record("registry-1.docker.io", "HEAD", 200, headers)
+    traffic.record("ghcr.io", "HEAD", 200, {"ratelimit-remaining": "50"})
+    with pytest.raises(PullQuotaLowError) as info:
+        quota.check()
+    assert str(info.value) == "rate limit: registry-1.docker.io has 9 of 100 pulls left (min 10)"
