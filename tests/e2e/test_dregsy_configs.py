@@ -15,7 +15,7 @@ import pytest
 from tests.support import skopeo
 from tests.support.busybox import Busybox, put_manifest, seed_busybox
 from tests.support.dockerd import DockerDaemon
-from tests.support.dregsy_cli import Result, run
+from tests.support.dregsy_cli import Daemon, Result, run
 from tests.support.registry import RegistryServer
 from tests.support.seed import SeededImages
 
@@ -379,3 +379,27 @@ def test_docker_deprecated_fixture_without_tasks_ends_at_once(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "there is no 'tasks' list: nothing will be synced" in result.stderr
     assert "0 task(s)" in result.stderr
+
+
+def test_base_periodic_config_lands_its_tags(
+    busybox: Busybox, target_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """e2e/base/skopeo.yaml (TestE2ESkopeo: one tick of a task every 30 s): the target
+    holds exactly the mapping's tags."""
+    src, dst = busybox.registry.host, target_registry.host
+    config = tmp_path / "base.yaml"
+    config.write_text(
+        _head("skopeo", None)
+        + "- name: test-skopeo\n  interval: 30\n  verbose: true\n"
+        + _locations(src, dst, "skopeo")
+        + "  mappings:\n  - from: library/busybox\n    to: base-skopeo/library/busybox\n"
+        + "    tags: ['1.29.2', '1.29.3', 'latest']\n"
+    )
+    daemon = Daemon(config, tmp_path / "dregsy.log")
+    try:
+        daemon.wait_for("task test-skopeo: 3 copied, 0 skipped, 0 failed", timeout=60)
+    finally:
+        status = daemon.stop()
+    assert status == 0, daemon.text()
+    assert _tags(f"{dst}/base-skopeo/library/busybox") == ["1.29.2", "1.29.3", "latest"]
+    assert skopeo.digest_of(f"{dst}/base-skopeo/library/busybox:latest") == busybox.latest.digest
