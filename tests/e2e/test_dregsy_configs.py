@@ -308,6 +308,8 @@ def test_docker_relay_digest_and_platform_configs(
     # the daemon rewrites manifests; the image config is the source's
     assert _config_digest(f"{repo}:{invented}") == musl.config_digest
     assert _config_digest(f"{repo}:1.35.0-uclibc") == uclibc.config_digest
+    again = _run(tmp_path, "docker-digest", text)
+    assert "0 copied, 2 skipped, 0 failed" in again.stderr  # the invented tag is checked
 
     result = _run(tmp_path, "docker-regex", _regex("docker", src, dst, dockerd.host))
     assert result.returncode == 0, result.stderr
