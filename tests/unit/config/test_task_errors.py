@@ -7,7 +7,6 @@ import pytest
 from tests.unit.config.support import b64, check, only_problem, problems_of, task
 
 NO_USERNAME = b64('{"password": "x"}')
-NO_PASSWORD = b64('{"username": "x"}')
 
 MISSING_NAME = """\
 tasks:
