@@ -64,6 +64,13 @@ async def test_regex_mapping_pairs_each_matching_repository() -> None:
         ("team/a", "mirror/team/a"),
         ("team/b", "mirror/team/b"),
     ]
+    # a target `registry: host/path` puts every listed repository under that path too
+    task = Task("t", SOURCE, Location(TARGET.registry, prefix="site/b"), (prefix,))
+    pairs = await repository_pairs(task, prefix, lists)
+    assert [p.target.path for p in pairs if isinstance(p, RepoPair)] == [
+        "site/b/mirror/team/a",
+        "site/b/mirror/team/b",
+    ]
 
 
 async def test_no_matching_repository_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
