@@ -4,6 +4,11 @@
 reload requests: the new config is validated first; if it is invalid the problems are
 logged and the running config carries on; if it is valid, running syncs finish and the
 schedule restarts with it (one-off tasks run again, as in dregsy).
+
+Every run is reported to the app's listeners (`dregsy.observe`): the status board always,
+the run report with `report`, metrics and the HTTP endpoint with `listen` (started before
+anything syncs), and whatever the caller adds (the terminal progress). `dry_run` runs each
+task once with reads only.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dregsy import __version__
 from dregsy.auth.select import CredentialSources
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Config, RelayKind, Task
@@ -23,6 +31,10 @@ from dregsy.errors import ConfigError
 from dregsy.listers.base import HubEndpoints
 from dregsy.listers.cache import RepositoryLists
 from dregsy.logcontext import current_task
+from dregsy.observe.address import ListenAddress
+from dregsy.observe.events import Listener, Listeners
+from dregsy.observe.results import TaskRun
+from dregsy.observe.status import StatusBoard
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
 from dregsy.registry.proxy import ProxySettings
@@ -33,6 +45,9 @@ from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
 from dregsy.sync.runner import TaskRunner
 from dregsy.watch import Fingerprint, fingerprint, watch_file
+
+if TYPE_CHECKING:
+    from dregsy.observe.web import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -84,31 +99,89 @@ class App:
         clock: Clock | None = None,
         stop_grace: float = STOP_GRACE,
         hub_endpoints: HubEndpoints | None = None,
+        now: Callable[[], float] = time.time,
+        report: Path | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> None:
         self._config_path = config_path
         self._clock = clock or SystemClock()
         self._stop_grace = stop_grace
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
+        self._now = now
         self.failed = False
         # Registry requests and pull quotas, for the whole process (survives reloads).
         self.traffic = RegistryTraffic()
         self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
+        self.board = StatusBoard(version=__version__, now=now)
+        self._listeners: list[Listener] = [self.board]
+        if report is not None:
+            from dregsy.observe.report import ReportWriter
 
-    async def serve(self, config: Config, load: Callable[[], Config], signals: Signals) -> int:
-        """Run until done or stopped; returns the exit status (0 ok, 1 some sync failed)."""
+            self._listeners.append(ReportWriter(report, version=__version__, now=now))
+        self._listeners.extend(listeners)
+
+    @property
+    def events(self) -> Listener:
+        return Listeners(self._listeners)
+
+    async def serve(
+        self,
+        config: Config,
+        load: Callable[[], Config],
+        signals: Signals,
+        listen: ListenAddress | None = None,
+    ) -> int:
+        """Run until done or stopped; returns the exit status (0 ok, 1 some sync failed).
+
+        With `listen`, the HTTP endpoint starts first: `EndpointError` if it cannot.
+        """
         if self._config_path is not None:  # the CLI read it just before
             self._loaded = fingerprint(self._config_path)
-        while True:
-            new_config = await self._run_config(config, load, signals)
-            if new_config is None:
-                return 1 if self.failed else 0
-            config = new_config
-            log.info("configuration reloaded: %d task(s)", len(config.tasks))
+        endpoint = await self._start_endpoint(listen) if listen is not None else None
+        try:
+            while True:
+                new_config = await self._run_config(config, load, signals)
+                if new_config is None:
+                    return 1 if self.failed else 0
+                if new_config.listen != config.listen:
+                    log.warning("listen: changed in the config; it takes effect at the next start")
+                config = new_config
+                log.info("configuration reloaded: %d task(s)", len(config.tasks))
+        finally:
+            self.events.finished()
+            if endpoint is not None:
+                await endpoint.aclose()
 
-    async def _run_config(
-        self, config: Config, load: Callable[[], Config], signals: Signals
-    ) -> Config | None:
-        """Run one config; returns the next config on a valid reload, else None."""
+    async def _start_endpoint(self, listen: ListenAddress) -> Endpoint:
+        """Metrics on a registry of this app's own, then the server (imported only now)."""
+        from dregsy.observe import metrics, web
+
+        registry = metrics.new_registry()
+        self._listeners.append(metrics.TaskMetrics(registry))
+        registry.register(metrics.TrafficCollector(self.traffic))
+        return await web.start(listen, self.board, registry)
+
+    async def dry_run(self, config: Config) -> int:
+        """Decide every image of every task once, reading only; 1 if any image could not
+        be checked. Each result goes to the listeners (`image_done`)."""
+        parts = self._parts(config, asyncio.Event(), dry_run=True)
+        events = self.events
+
+        async def check(task: Task) -> int:
+            token = current_task.set(task.label)
+            try:
+                return (await parts.runner.run(task, listener=events)).failed
+            finally:
+                current_task.reset(token)
+
+        try:
+            failed = await asyncio.gather(*(check(task) for task in config.tasks))
+        finally:
+            await parts.aclose()
+        return 1 if any(failed) else 0
+
+    def _parts(self, config: Config, stop: asyncio.Event, *, dry_run: bool = False) -> _Parts:
+        """Connections, relay and runner for `config`; `stop` ends the runner's waits."""
         pool = HttpPool(
             HttpSettings(
                 certs_dir=config.certs_dir,
@@ -129,25 +202,42 @@ class App:
             repo_lists = RepositoryLists(
                 listers.lister_for, config.lister, clock=self._clock.monotonic
             )
-        run_stop = asyncio.Event()
         runner = TaskRunner(
             relay,
             registries,
             asyncio.Semaphore(config.parallel),
             repo_lists,
-            stop=run_stop,
+            stop=stop,
             clock=self._clock,
+            dry_run=dry_run,
         )
+        return _Parts(pool, relay, runner)
+
+    async def _run_config(
+        self, config: Config, load: Callable[[], Config], signals: Signals
+    ) -> Config | None:
+        """Run one config; returns the next config on a valid reload, else None."""
+        run_stop = asyncio.Event()
+        parts = self._parts(config, run_stop)
+        relay, runner = parts.relay, parts.runner
+        events = self.events
+        events.configured(config.tasks)
 
         def record_failure() -> None:
             self.failed = True
 
         async def run_task(task: Task) -> None:
             token = current_task.set(task.label)
+            started = self._now()
+            events.run_started(task.label, started)
             try:
-                await runner.run(task, on_failure=record_failure)
+                stats = await runner.run(task, on_failure=record_failure, listener=events)
             finally:
                 current_task.reset(token)
+            events.run_finished(TaskRun(task.label, started, self._now(), tuple(stats.results)))
+
+        def on_wait(task: Task, seconds: float | None) -> None:
+            events.next_run(task.label, None if seconds is None else self._now() + seconds)
 
         watcher = None
         if config.watch and self._config_path is not None:
@@ -166,15 +256,16 @@ class App:
             if not idle and not await _prepare(relay, signals.stop):
                 return None
             schedule = asyncio.create_task(
-                run_schedule(config.tasks, run_task, stop=run_stop, clock=self._clock)
+                run_schedule(
+                    config.tasks, run_task, stop=run_stop, clock=self._clock, on_wait=on_wait
+                )
             )
             return await self._supervise(schedule, run_stop, load, signals)
         finally:
             run_stop.set()
             if watcher is not None:
                 await watcher
-            await relay.aclose()
-            await pool.aclose()
+            await parts.aclose()
 
     async def _supervise(
         self,
@@ -232,6 +323,19 @@ class App:
             return None
         self._loaded = before
         return config
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What runs one config: connections, the relay and the task runner."""
+
+    pool: HttpPool
+    relay: Relay
+    runner: TaskRunner
+
+    async def aclose(self) -> None:
+        await self.relay.aclose()
+        await self.pool.aclose()
 
 
 async def _prepare(relay: Relay, stop: asyncio.Event) -> bool:

@@ -1,6 +1,7 @@
 """The command line: dregsy's Go-style flags, exit codes, signals and logging setup.
 
-    dregsy -config=FILE [-run=REGEX]     (also --config FILE, --run REGEX)
+    dregsy -config=FILE [-run=REGEX] [-listen=ADDR] [-report=FILE] [-dry-run]
+    (also --config FILE, --run REGEX, ...)
 
 Exit status: 0 every sync succeeded; 1 a sync failed at some point; 2 usage or config error.
 """
@@ -22,8 +23,10 @@ from dregsy import __version__
 from dregsy.app import App, Signals, check_config, select_tasks
 from dregsy.config.load import load_config
 from dregsy.config.types import Config
-from dregsy.errors import ConfigError, RelayUnavailableError
+from dregsy.errors import ConfigError, EndpointError, RelayUnavailableError
 from dregsy.logsetup import configure
+from dregsy.observe.address import AddressError, ListenAddress, parse_listen
+from dregsy.observe.events import Listener
 from dregsy.threads import DaemonThreadExecutor
 
 log = logging.getLogger("dregsy")
@@ -43,6 +46,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-config", "--config", metavar="FILE", help="path to the YAML config")
     parser.add_argument(
         "-run", "--run", metavar="REGEX", help="run only the tasks whose name fully matches"
+    )
+    parser.add_argument(
+        "-listen",
+        "--listen",
+        metavar="ADDR",
+        help="serve /metrics, /healthz, /readyz and a status page at [HOST]:PORT "
+        "(wins over the config's listen)",
+    )
+    parser.add_argument(
+        "-report", "--report", metavar="FILE", help="write a JSON report after each task run"
+    )
+    parser.add_argument(
+        "-dry-run",
+        "--dry-run",
+        action="store_true",
+        help="say what a run would copy and why, reading only; then exit",
     )
     parser.add_argument("-version", "--version", action="version", version=f"dregsy {__version__}")
     parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
@@ -77,12 +96,37 @@ def run() -> NoReturn:
     os._exit(status)
 
 
+def _usage_error(message: str) -> int:
+    _parser().print_usage(sys.stderr)
+    print(f"dregsy: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_flags(args: argparse.Namespace) -> str | None:
+    """The first problem with the flags, or None."""
+    if not args.config:
+        return "-config=FILE is required"
+    if args.dry_run and (args.listen is not None or args.report is not None):
+        return "-dry-run cannot be combined with -listen or -report"
+    if args.listen is not None:
+        try:
+            parse_listen(args.listen)
+        except AddressError as exc:
+            return f"-listen {exc}"
+    if args.report is not None:
+        folder = Path(args.report).absolute().parent
+        if not folder.is_dir():
+            return f"-report: the directory {folder} does not exist"
+        if Path(args.report).is_dir():
+            return f"-report: {args.report} is a directory"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.config:
-        _parser().print_usage(sys.stderr)
-        print("dregsy: error: -config=FILE is required", file=sys.stderr)
-        return EXIT_USAGE
+    problem = _check_flags(args)
+    if problem is not None:
+        return _usage_error(problem)
     path = Path(args.config)
     for warning in configure(os.environ):
         log.warning("%s", warning)
@@ -98,25 +142,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         path,
         config.relay,
     )
+    listen = parse_listen(args.listen) if args.listen is not None else config.listen
+    report = Path(args.report) if args.report is not None else None
     try:
-        return asyncio.run(_serve(config, path, args.run))
+        if args.dry_run:
+            return asyncio.run(_dry_run(config, path))
+        return asyncio.run(_serve(config, path, args.run, listen, report))
+    except EndpointError as exc:  # nothing synced yet
+        print(f"dregsy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except RelayUnavailableError as exc:  # binary missing, daemon down: nothing can sync
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping, or Ctrl-C in a dry run
         return EXIT_FAILED
 
 
-async def _serve(config: Config, path: Path, run_filter: str | None) -> int:
+def _progress(config: Config) -> list[Listener]:
+    """Live progress for one-off runs on a terminal; none in JSON logs or pipes."""
+    if not sys.stderr.isatty() or os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+        return []
+    if any(task.periodic for task in config.tasks):
+        return []
+    from dregsy.observe.progress import ProgressDisplay
+
+    return [ProgressDisplay(sys.stderr)]
+
+
+async def _serve(
+    config: Config,
+    path: Path,
+    run_filter: str | None,
+    listen: ListenAddress | None,
+    report: Path | None,
+) -> int:
     signals = Signals()
     loop = asyncio.get_running_loop()
     loop.set_default_executor(DaemonThreadExecutor())  # AWS/Google calls must not delay exit
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_stop, signals, sig)
     loop.add_signal_handler(signal.SIGHUP, _on_reload, signals)
-    app = App(config_path=path)
-    status = await app.serve(config, lambda: _load(path, run_filter), signals)
+    app = App(config_path=path, report=report, listeners=_progress(config))
+    status = await app.serve(config, lambda: _load(path, run_filter), signals, listen)
     log.info("dregsy finished: %s", "a sync failed" if status else "all syncs succeeded")
+    return status
+
+
+async def _dry_run(config: Config, path: Path) -> int:
+    """Every selected image once, reading only: a table on a terminal, else log lines."""
+    from dregsy.observe.dryrun import DryRunOutput
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(DaemonThreadExecutor())
+    output = DryRunOutput(sys.stdout, table=sys.stdout.isatty())
+    status = await App(config_path=path, listeners=[output]).dry_run(config)
+    output.finish()
     return status
 
 

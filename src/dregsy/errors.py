@@ -2,6 +2,7 @@
 
     DregsyError
     ├── ConfigError                 bad config file or CLI usage (exit status 2)
+    ├── EndpointError               the HTTP endpoint cannot listen (exit status 2)
     ├── InvalidReferenceError       a registry, repository, tag or digest that does not parse
     ├── RegistryError               anything that went wrong talking to a registry
     │   ├── RegistryUnreachableError    connection, TLS or timeout problems
@@ -56,6 +57,10 @@ class ConfigError(DregsyError):
             problems = [problems]
         self.problems: tuple[ConfigProblem, ...] = tuple(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class EndpointError(DregsyError):
+    """The HTTP endpoint (`listen`) cannot listen where it was told to."""
 
 
 class InvalidReferenceError(DregsyError, ValueError):

@@ -2,7 +2,8 @@
 
 Only `cli.py` calls `configure`. `LOG_LEVEL` (trace, debug, info, warn, error, fatal, panic,
 as in dregsy) sets the level; `LOG_FORMAT=json` switches to JSON. httpx's and httpcore's own
-loggers stay at WARNING whatever the level, so request headers never reach a log.
+loggers stay at WARNING whatever the level, so request headers never reach a log; so do
+aiohttp's (the HTTP endpoint), which go through the same handler.
 """
 
 from __future__ import annotations
@@ -66,15 +67,29 @@ def parse_level(text: str | None) -> int | None:
     return _LEVELS.get((text or "info").strip().lower())
 
 
-def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
-    """Set up the `dregsy` logger from the environment; returns warnings to log."""
+class _Stderr:
+    """Whatever `sys.stderr` is at the time of each write (the terminal progress display
+    swaps in a stream that prints above its live lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure(env: Mapping[str, str], stream: TextIO | None = None) -> list[str]:
+    """Set up the `dregsy` logger from the environment (on stderr unless `stream` is
+    given); returns warnings to log."""
     warnings: list[str] = []
     level = parse_level(env.get("LOG_LEVEL"))
     if level is None:
         warnings.append(f"unknown LOG_LEVEL {env.get('LOG_LEVEL')!r}, using info")
         level = logging.INFO
     fmt = env.get("LOG_FORMAT", "text").strip().lower()
-    handler = logging.StreamHandler(stream)
+    handler: logging.StreamHandler[TextIO] = logging.StreamHandler(
+        stream if stream is not None else _Stderr()  # type: ignore[arg-type]
+    )
     handler.addFilter(_TaskFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if fmt not in ("json", "text", ""):
@@ -85,4 +100,10 @@ def configure(env: Mapping[str, str], stream: TextIO = sys.stderr) -> list[str]:
     root.propagate = False
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The HTTP endpoint's server: its warnings and errors (a failing handler) in our format;
+    # requests are not logged.
+    server = logging.getLogger("aiohttp")
+    server.handlers[:] = [handler]
+    server.setLevel(logging.WARNING)
+    server.propagate = False
     return warnings

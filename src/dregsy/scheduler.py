@@ -7,7 +7,8 @@ is the target registry of an earlier task (in config order) reads what that task
 dregsy's own configs do (dregsy runs every task one after another). It starts its first run
 after that task's first run has ended, and each later run only while that task is not
 running. `stop` ends the loops between runs; running syncs are left to the caller to drain
-or cancel.
+or cancel. `on_wait` hears how long a periodic task waits before its next run (None: it
+will not run again in this schedule).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ async def run_schedule(
     *,
     stop: asyncio.Event,
     clock: Clock,
+    on_wait: Callable[[Task, float | None], None] | None = None,
 ) -> None:
     """Run every task per its interval until `stop` is set (or all tasks are one-offs)."""
     after = predecessors(tasks)
@@ -75,6 +77,10 @@ async def run_schedule(
             return False
         return await _wait_until([current[j] for j in before], stop)
 
+    def waiting(task: Task, seconds: float | None) -> None:
+        if on_wait is not None:
+            on_wait(task, seconds)
+
     async def loop(index: int, task: Task) -> None:
         try:
             while not stop.is_set():
@@ -88,10 +94,13 @@ async def run_schedule(
                     running.set()
                     first_done[index].set()
                 if not task.periodic:
+                    waiting(task, None)
                     return
                 now = clock.monotonic()
                 due = next_start(interval=task.interval, last_start=started, now=now)
+                waiting(task, due - now)
                 if await clock.wait(stop, due - now):
+                    waiting(task, None)
                     return
         finally:
             first_done[index].set()  # a task that ends (or never ran) holds no one up

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +52,16 @@ def run(
 class Daemon:
     """A long-running `dregsy` (periodic tasks), with its stderr in a file to poll."""
 
-    def __init__(self, config: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.log = log
         self._out = log.open("w")
-        argv = [sys.executable, "-m", "dregsy", f"-config={config}"]
+        argv = [sys.executable, "-m", "dregsy", f"-config={config}", *args]
         self.process = subprocess.Popen(
             argv, stdout=self._out, stderr=subprocess.STDOUT, env=_env(env)
         )
@@ -71,6 +78,13 @@ class Daemon:
                 break
             time.sleep(0.05)
         raise AssertionError(f"{needle!r} x{count} not seen in dregsy's log:\n{self.text()}")
+
+    def endpoint(self, timeout: float = 30) -> str:
+        """The base URL of the HTTP endpoint (`-listen=127.0.0.1:0`), from the log."""
+        self.wait_for("serving metrics and status at http://", timeout=timeout)
+        match = re.search(r"serving metrics and status at (http://\S+?/)(?:,|$)", self.text(), re.M)
+        assert match is not None, self.text()
+        return match[1]
 
     def signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig)

@@ -271,3 +271,33 @@ async def test_a_refused_mount_falls_back_to_an_upload() -> None:
     copier = await _copy(src, dst, "v1", digest)
     assert copier.stats.blobs_streamed == 2
     assert registry.tags["mirror/app"]["v1"] == digest
+
+
+async def test_progress_hears_chunks_and_takes_back_a_failed_attempt(
+    world: tuple[FakeRegistry, FakeRegistry, FakeNetwork],
+) -> None:
+    source, _target, network = world
+    layer = bytes(range(256)) * 4096  # 1 MiB: several chunks
+    digest = source.image("demo/app", "v1", [layer])
+    source.truncate.add(sha256(layer))
+    calls = {"n": 0}
+
+    def once(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "GET" and request.url.path.endswith(sha256(layer)):
+            calls["n"] += 1
+            if calls["n"] > 1:
+                source.truncate.clear()  # the second download is whole
+        return None
+
+    source.faults.append(once)
+    heard: list[int] = []
+    src, dst = fake_client(network, "src.test"), fake_client(network, "dst.test")
+    copier = ImageCopier(
+        src, dst, transfers=Transfers(), blob_slots=asyncio.Semaphore(4), on_bytes=heard.append
+    )
+    await copier.copy(_repo(src, "demo/app").tag("v1"), _repo(dst, "mirror/app").tag("v1"), digest)
+    assert calls["n"] == 2
+    assert any(n < 0 for n in heard)  # the broken download's chunks were taken back
+    assert sum(n for n in heard if n > 0) > copier.stats.bytes
+    assert sum(heard) == copier.stats.bytes
+    assert copier.stats.bytes > len(layer)  # the layer and the config

@@ -164,6 +164,29 @@ async def test_stop_while_waiting_for_a_predecessor_ends_the_schedule() -> None:
     assert started == ["first"]
 
 
+async def test_waits_are_announced() -> None:
+    clock = FakeClock()
+    stop = asyncio.Event()
+    heard: list[tuple[str, float | None]] = []
+    runs = 0
+
+    async def run(task: Task) -> None:
+        nonlocal runs
+        if task.name == "every10":
+            runs += 1
+            clock.now += 3  # a run of 3 s: the next one is 7 s away
+            if runs == 2:
+                stop.set()
+
+    def on_wait(task: Task, seconds: float | None) -> None:
+        heard.append((task.name, seconds))
+
+    tasks = [_task("once"), _task("every10", 10)]
+    await run_schedule(tasks, run, stop=stop, clock=clock, on_wait=on_wait)
+    assert ("once", None) in heard
+    assert [s for n, s in heard if n == "every10"] == [7.0, 7.0, None]  # stopped while waiting
+
+
 def test_next_start() -> None:
     assert next_start(interval=60, last_start=100, now=130) == 160
     assert next_start(interval=60, last_start=100, now=200) == 200

@@ -41,6 +41,7 @@ from dregsy.config.schema import (
 )
 from dregsy.config.types import DEFAULT_RATELIMIT_RETRY
 from dregsy.credentials import Credentials
+from dregsy.observe.address import AddressError, ListenAddress, parse_listen
 from dregsy.reference import Registry
 from dregsy.selection.filters import TagEntry
 from dregsy.selection.paths import Rewrite, SourcePattern
@@ -144,6 +145,7 @@ class TopModel:
     watch: bool
     lister: GlobalLister | None
     parallel: int | None
+    listen: ListenAddress | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +165,13 @@ def _skopeo(value: object) -> SkopeoSection:
 
 def _global_lister(value: object) -> GlobalLister:
     return GlobalLister(**check_mapping(value, _GLOBAL_LISTER_KEYS))
+
+
+def _listen(value: object) -> ListenAddress:
+    try:
+        return parse_listen(text(value))
+    except AddressError as exc:
+        raise Problem(str(exc)) from None
 
 
 def _location_lister(value: object) -> LocationLister:
@@ -305,5 +314,6 @@ TOP_KEYS = (
     Key("watch", boolean, default=False),
     Key("lister", _global_lister),
     Key("parallel", integer(low=1, high=256)),
+    Key("listen", _listen),
 )
 _TASKS_KEY = Key("tasks", list_of(_task))

@@ -131,6 +131,7 @@ def build(
         ),
         lister=_lister(model),
         parallel=model.parallel or DEFAULT_PARALLEL,
+        listen=model.listen,
     )
 
 

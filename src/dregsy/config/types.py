@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dregsy.credentials import Credentials
 from dregsy.errors import ConfigProblem
+from dregsy.observe.address import ListenAddress
 from dregsy.reference import Registry
 from dregsy.selection.paths import RepoRule
 from dregsy.selection.tagset import TagSelection
@@ -188,3 +189,4 @@ class Config:
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
     # what dregsy accepts but its author probably did not mean, logged at start
     warnings: tuple[ConfigProblem, ...] = ()
+    listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off

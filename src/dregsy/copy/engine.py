@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,7 @@ class ImageCopier:
         blob_slots: asyncio.Semaphore,
         detail_level: int = logging.DEBUG,
         new_repository: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         self._source = source
         self._target = target
@@ -76,6 +77,8 @@ class ImageCopier:
             and source.registry.scheme == target.registry.scheme
         )
         self.stats = CopyStats()
+        # Hears each chunk as it goes out, and a negative count for an attempt that failed.
+        self._on_bytes = on_bytes
 
     async def copy(
         self, src: Reference, dst: Reference, digest: str, top: Manifest | None = None
@@ -169,11 +172,20 @@ class ImageCopier:
     async def _stream_blob(
         self, desc: Descriptor, src: Repository, dst: Repository, location: str
     ) -> None:
-        async with blobs.open_blob(self._source, src, desc.digest) as response:
-            body = _verified(response, Verifier(desc.digest, desc.size, f"blob {desc.digest}"))
-            await blobs.finish_upload(
-                self._target, dst, location, digest=desc.digest, size=desc.size, body=body
-            )
+        sent = [0]  # bytes of this attempt that went out
+        try:
+            async with blobs.open_blob(self._source, src, desc.digest) as response:
+                verifier = Verifier(desc.digest, desc.size, f"blob {desc.digest}")
+                body = _verified(response, verifier)
+                if self._on_bytes is not None:
+                    body = _counted(body, self._on_bytes, sent)
+                await blobs.finish_upload(
+                    self._target, dst, location, digest=desc.digest, size=desc.size, body=body
+                )
+        except BaseException:
+            if sent[0] and self._on_bytes is not None:
+                self._on_bytes(-sent[0])  # this attempt moved nothing that counts
+            raise
 
 
 async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterator[bytes]:
@@ -191,6 +203,16 @@ async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterat
     verifier.check()
     if held is not None:
         yield held
+
+
+async def _counted(
+    chunks: AsyncIterator[bytes], on_bytes: Callable[[int], None], sent: list[int]
+) -> AsyncIterator[bytes]:
+    """Pass chunks through, telling `on_bytes` of each once it went out (adding to `sent`)."""
+    async for chunk in chunks:
+        yield chunk
+        sent[0] += len(chunk)
+        on_bytes(len(chunk))
 
 
 async def _gather(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:

@@ -41,13 +41,13 @@ class RegistryDirectory:
         """The location's credentials now, from its source (for relays that hand them on)."""
         return await self._credentials.for_location(location).get()
 
-    async def prepare_targets(self, location: Location, paths: Iterable[str]) -> set[str]:
+    async def prepare_targets(self, location: Location, paths: Iterable[str]) -> dict[str, str]:
         """Make the target repositories ready for a push (ECR: create the missing ones).
 
-        Returns the paths that are not ready; each is logged with the reason.
+        Returns the paths that are not ready, with the reason; each is logged.
         """
         if not location.registry.is_ecr:
-            return set()
+            return {}
         from dregsy.registry.ecr_repos import EcrRepositories
 
         repositories = EcrRepositories(self._credentials.aws)
@@ -56,7 +56,7 @@ class RegistryDirectory:
             log.error(
                 "%s/%s: cannot prepare the ECR repository: %s", location.registry, path, message
             )
-        return set(failures)
+        return dict(failures)
 
     def _client(self, location: Location, actions: tuple[str, ...]) -> RegistryClient:
         key = (location, actions)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from dregsy.config.types import Location, ReferrerSettings
@@ -29,6 +30,9 @@ class ImageJob:
     new_repository: bool = False  # the target repository had no tags when decided
     verbose: bool = False
     referrers: ReferrerSettings = NO_REFERRERS  # what travels with the image
+    # Progress: bytes as they reach the target (negative: an attempt that failed). Relays
+    # that cannot tell leave it alone; the runner reports their CopyOutcome.bytes at the end.
+    on_bytes: Callable[[int], None] | None = field(default=None, compare=False)
 
     @property
     def detail_level(self) -> int:

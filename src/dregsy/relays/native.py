@@ -59,6 +59,7 @@ class NativeRelay(Relay):
             blob_slots=self._blob_slots,
             detail_level=job.detail_level,
             new_repository=job.new_repository,
+            on_bytes=job.on_bytes,
         )
 
     def _referrer_copier(self, job: ImageJob, copier: ImageCopier, run: object) -> ReferrerCopier:

@@ -43,14 +43,21 @@ class Decision:
     manifest: Manifest | None = None  # that manifest, when already in hand (fetched or built)
     rebuilt: bool = False  # the manifest is new: a subset index made here
     new_repository: bool = False  # the target repository had no tags: skip blob checks
+    source_digest: str | None = None  # what the source tag points at
+    target_digest: str | None = None  # what the target tag pointed at (None: not there)
 
 
 class Decider:
     """Decides images for one relay; remembers platform selections and config matches
-    across the runs of one configuration."""
+    across the runs of one configuration.
 
-    def __init__(self, relay: Relay) -> None:
+    `head_only` (dry runs): a tag missing at the target costs a HEAD of the source, not the
+    GET that would otherwise fetch its digest and bytes at once for the copy.
+    """
+
+    def __init__(self, relay: Relay, *, head_only: bool = False) -> None:
         self._relay = relay
+        self._head_only = head_only
         self._selections: OrderedDict[tuple[object, ...], Selected] = OrderedDict()
         # (source, its digest, target, its digest, platform) pairs whose configs matched
         self._same_config: OrderedDict[tuple[object, ...], bool] = OrderedDict()
@@ -67,7 +74,7 @@ class Decider:
         existing = await manifests.head_manifest(target, dst)
         fetched: Manifest | None = None
         new_repository = False
-        if existing is None:
+        if existing is None and not self._head_only:
             if new_repositories is not None and self._relay.uses_new_repositories:
                 top, new_repository = await asyncio.gather(
                     manifests.get_manifest(source, src),
@@ -106,6 +113,8 @@ class Decider:
             selected.manifest,
             selected.rebuilt,
             new_repository,
+            source_digest=digest,
+            target_digest=target_digest,
         )
 
     async def _select(

@@ -2,7 +2,11 @@
 
 This is the one place where a failure is recorded and the run goes on: an image (or a
 mapping's expansion) that fails is logged with its reference and cause, and the rest still
-runs; even an unexpected error fails only that image or mapping.
+runs; even an unexpected error fails only that image or mapping. Every image ends as an
+`ImageResult` (copied, skipped or failed) that the run's listener hears of at once.
+
+A dry run (`dry_run=True`) decides each image with reads only (HEADs where a HEAD says
+enough) and copies nothing: its results say what a run would do (`copied`: would copy).
 
 An image whose source has a `ratelimit` and would pull while the registry reports fewer
 than `min` pulls left gives its image slot back, waits (`dregsy.sync.quotawait`) and starts
@@ -15,32 +19,27 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Mapping, Task
 from dregsy.copy.plan import TagAction, short
 from dregsy.errors import DregsyError, PullQuotaLowError
 from dregsy.listers.cache import RepositoryLists
+from dregsy.observe.events import Listener
+from dregsy.observe.results import ImageOutcome
 from dregsy.reference import Reference
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import ImageJob, Relay
-from dregsy.sync.decide import Decider
+from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
 from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.quotawait import QuotaWaits
+from dregsy.sync.records import ByteProgress, Pair, image_failure, image_result, mapping_failure
 from dregsy.sync.stats import RunStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pair:
-    source: Reference
-    target: Reference
-    mapping: Mapping
 
 
 class TaskRunner:
@@ -55,19 +54,26 @@ class TaskRunner:
         *,
         stop: asyncio.Event | None = None,
         clock: Clock | None = None,
+        dry_run: bool = False,
     ) -> None:
         self._relay = relay
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
-        self._decider = Decider(relay)
+        self._dry_run = dry_run
+        self._decider = Decider(relay, head_only=dry_run)
         # A stop request ends pull-quota waits at once.
         self._quota_waits = QuotaWaits(stop or asyncio.Event(), clock or SystemClock())
 
-    async def run(self, task: Task, on_failure: Callable[[], None] | None = None) -> RunStats:
+    async def run(
+        self,
+        task: Task,
+        on_failure: Callable[[], None] | None = None,
+        listener: Listener | None = None,
+    ) -> RunStats:
         """Run every mapping of `task` once; never raises for registry trouble."""
         started = time.monotonic()
-        stats = RunStats(on_failure=on_failure)
+        stats = RunStats(on_failure=on_failure, listener=listener)
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
@@ -75,14 +81,14 @@ class TaskRunner:
         # and reported by the images that need it.
         await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
 
-        async def expand(mapping: Mapping) -> list[_Pair]:
+        async def expand(mapping: Mapping) -> list[Pair]:
             try:
                 return await self._expand(source, task, mapping, stats)
             except DregsyError as exc:
-                stats.fail()
+                stats.record(mapping_failure(task, mapping, str(exc)))
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
             except Exception as exc:  # the boundary: a bug fails one mapping, not every task
-                stats.fail()
+                stats.record(mapping_failure(task, mapping, f"internal error: {exc!r}"))
                 log.exception(
                     "mapping %s -> %s: internal error: %r", mapping.source, mapping.target, exc
                 )
@@ -91,13 +97,10 @@ class TaskRunner:
         # Mappings are listed concurrently (each listing waits for an image slot).
         expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
         pairs = [pair for found in expanded for pair in found]
-        # ECR: create missing target repositories, once per run; a repository that cannot be
-        # prepared fails its images (the reason is logged once).
-        unready = await self._registries.prepare_targets(
-            task.target, {pair.target.repository.path for pair in pairs}
-        )
-        stats.fail(sum(pair.target.repository.path in unready for pair in pairs))
-        pairs = [pair for pair in pairs if pair.target.repository.path not in unready]
+        if listener is not None:
+            listener.images_planned(task.label, len(pairs))
+        if not self._dry_run:
+            pairs = await self._prepare_targets(task, pairs, stats)
         new_repositories = NewRepositories()
         await asyncio.gather(
             *(
@@ -106,29 +109,51 @@ class TaskRunner:
             )
         )
         stats.duration = time.monotonic() - started
-        log.info("task %s: %s", task.label, stats.summary())
+        if self._dry_run:
+            log.info(
+                "task %s (dry run): %d to copy, %d unchanged, %d could not be checked",
+                task.label,
+                stats.copied,
+                stats.skipped,
+                stats.failed,
+            )
+        else:
+            log.info("task %s: %s", task.label, stats.summary())
         return stats
+
+    async def _prepare_targets(self, task: Task, pairs: list[Pair], stats: RunStats) -> list[Pair]:
+        """ECR: create missing target repositories, once per run; a repository that cannot
+        be prepared fails its images (the reason is logged once)."""
+        unready = await self._registries.prepare_targets(
+            task.target, {pair.target.repository.path for pair in pairs}
+        )
+        for pair in pairs:
+            reason = unready.get(pair.target.repository.path)
+            if reason is not None:
+                error = f"cannot prepare the ECR repository: {reason}"
+                stats.record(image_result(task, pair, ImageOutcome.FAILED, error=error))
+        return [pair for pair in pairs if pair.target.repository.path not in unready]
 
     async def _expand(
         self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
-    ) -> list[_Pair]:
+    ) -> list[Pair]:
         """The image pairs of a mapping; a repository that fails is counted and logged, the
         others still run (a failed repository listing raises: the whole mapping failed)."""
 
-        async def pairs_of(repos: RepoPair) -> list[_Pair]:
+        async def pairs_of(repos: RepoPair) -> list[Pair]:
             async with self._image_slots:
                 refs = await tag_refs(source, repos, mapping)
             # A relay that rewrites manifests (Docker) cannot push by digest: dregsy's tag
             by_digest = self._relay.preserves_digests
             return [
-                _Pair(*references(ref, repos.source, repos.target, by_digest=by_digest), mapping)
+                Pair(*references(ref, repos.source, repos.target, by_digest=by_digest), mapping)
                 for ref in refs
             ]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
         repo_pairs = [p for p in found if isinstance(p, RepoPair)]
         results = await asyncio.gather(*(pairs_of(p) for p in repo_pairs), return_exceptions=True)
-        pairs: list[_Pair] = []
+        pairs: list[Pair] = []
         failures = [e for e in found if isinstance(e, DregsyError)]
         for result in results:
             if isinstance(result, DregsyError):
@@ -138,14 +163,14 @@ class TaskRunner:
             else:
                 pairs.extend(result)
         for failure in failures:
-            stats.fail()
+            stats.record(mapping_failure(task, mapping, str(failure)))
             log.error("mapping %s -> %s: %s", mapping.source, mapping.target, failure)
         return pairs
 
     async def _sync_image(
         self,
         task: Task,
-        pair: _Pair,
+        pair: Pair,
         source: RegistryClient,
         target: RegistryClient,
         run_state: object,
@@ -160,7 +185,7 @@ class TaskRunner:
     async def _try_image(
         self,
         task: Task,
-        pair: _Pair,
+        pair: Pair,
         source: RegistryClient,
         target: RegistryClient,
         run_state: object,
@@ -170,11 +195,17 @@ class TaskRunner:
         """Decide and copy one image in an image slot; True if the pull quota was low:
         then no tag was written, and it must wait and start over."""
         async with self._image_slots:
+            started = time.monotonic()
+            decision: Decision | None = None
+            progress = ByteProgress(task.label, stats.listener) if stats.listener else None
             try:
                 await _learn_quota(source, pair.source)
                 decision = await self._decider.decide(
                     source, target, pair.source, pair.target, pair.mapping, new_repositories
                 )
+                if self._dry_run:
+                    self._decided(task, pair, decision, stats, started)
+                    return False
                 job = ImageJob(
                     source=pair.source,
                     target=pair.target,
@@ -187,16 +218,16 @@ class TaskRunner:
                     verbose=task.verbose,
                     new_repository=decision.new_repository,
                     referrers=pair.mapping.referrers,
+                    on_bytes=progress.moved if progress else None,
                 )
                 if decision.action is TagAction.SKIP:
+                    size = 0
                     if job.referrers.enabled:
                         # Signatures are often added to images that did not change.
-                        outcome = await self._relay.copy_referrers(job, run_state)
-                        stats.bytes += outcome.bytes
-                    stats.skipped += 1
-                    level = logging.INFO if task.verbose else logging.DEBUG
-                    digest = short(decision.digest)
-                    log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
+                        size = (await self._relay.copy_referrers(job, run_state)).bytes
+                        if progress is not None:
+                            progress.settle(size)
+                    self._decided(task, pair, decision, stats, started, size)
                     return False
                 if source.pull_quota is not None:
                     source.pull_quota.check()  # every relay pulls the manifest to copy it
@@ -209,20 +240,39 @@ class TaskRunner:
                         short(decision.digest),
                     )
                 outcome = await self._relay.copy(job, run_state)
+                if progress is not None:
+                    progress.settle(outcome.bytes)
             except asyncio.CancelledError:
                 raise
-            except PullQuotaLowError:
-                return True
+            except PullQuotaLowError as exc:
+                if not self._dry_run:
+                    return True
+                # A dry run does not wait: it says that this check would need a pull.
+                stats.record(image_failure(task, pair, decision, str(exc), started))
+                log.error("%s -> %s: %s", pair.source, pair.target, exc)
+                return False
             except DregsyError as exc:
-                stats.fail()
+                stats.record(image_failure(task, pair, decision, str(exc), started))
                 log.error("%s -> %s: %s", pair.source, pair.target, exc)
                 return False
             except Exception as exc:  # the boundary: a bug fails one image, not the run
-                stats.fail()
+                stats.record(
+                    image_failure(task, pair, decision, f"internal error: {exc!r}", started)
+                )
                 log.exception("%s -> %s: internal error: %r", pair.source, pair.target, exc)
                 return False
-            stats.copied += 1
-            stats.bytes += outcome.bytes
+            stats.record(
+                image_result(
+                    task,
+                    pair,
+                    ImageOutcome.COPIED,
+                    source_digest=decision.source_digest,
+                    target_digest=decision.digest if self._relay.preserves_digests else None,
+                    reason=decision.reason,
+                    size=outcome.bytes,
+                    seconds=time.monotonic() - started,
+                )
+            )
             log.info(
                 "%s -> %s: copied %s (%s)",
                 pair.source,
@@ -231,6 +281,38 @@ class TaskRunner:
                 decision.reason,
             )
         return False
+
+    def _decided(
+        self,
+        task: Task,
+        pair: Pair,
+        decision: Decision,
+        stats: RunStats,
+        started: float,
+        size: int = 0,
+    ) -> None:
+        """Record an image that needs no copy (`size`: bytes of referrers that did), or (dry
+        run) what its copy would be."""
+        skip = decision.action is TagAction.SKIP
+        target_digest = decision.target_digest
+        if skip and self._relay.preserves_digests:
+            target_digest = decision.digest
+        stats.record(
+            image_result(
+                task,
+                pair,
+                ImageOutcome.SKIPPED if skip else ImageOutcome.COPIED,
+                source_digest=decision.digest if self._dry_run else decision.source_digest,
+                target_digest=target_digest,
+                reason=decision.reason,
+                size=size,
+                seconds=time.monotonic() - started,
+            )
+        )
+        if skip and not self._dry_run:
+            level = logging.INFO if task.verbose else logging.DEBUG
+            digest = short(decision.digest)
+            log.log(level, "%s: %s (%s), skipped", pair.target, decision.reason, digest)
 
 
 async def _learn_quota(source: RegistryClient, ref: Reference) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dregsy.observe.events import Listener
+from dregsy.observe.results import ImageOutcome, ImageResult
+
 
 @dataclass(slots=True)
 class RunStats:
     """Images copied, skipped and failed, and bytes moved, in one task run.
 
-    `on_failure` hears of each failure as it happens, so a run cancelled half way (SIGTERM)
-    still counts the failures it had.
+    `record` keeps each image's result and tells `listener` at once; `on_failure` hears of
+    each failure as it happens, so a run cancelled half way (SIGTERM) still counts the
+    failures it had.
     """
 
     copied: int = 0
@@ -19,12 +23,23 @@ class RunStats:
     failed: int = 0
     bytes: int = 0
     duration: float = 0.0
+    results: list[ImageResult] = field(default_factory=list, repr=False)
     on_failure: Callable[[], None] | None = field(default=None, repr=False)
+    listener: Listener | None = field(default=None, repr=False)
 
-    def fail(self, count: int = 1) -> None:
-        self.failed += count
-        if count and self.on_failure is not None:
-            self.on_failure()
+    def record(self, result: ImageResult) -> None:
+        self.results.append(result)
+        self.bytes += result.bytes  # a skipped image's referrers may have moved some
+        if result.outcome is ImageOutcome.COPIED:
+            self.copied += 1
+        elif result.outcome is ImageOutcome.SKIPPED:
+            self.skipped += 1
+        else:
+            self.failed += 1
+            if self.on_failure is not None:
+                self.on_failure()
+        if self.listener is not None:
+            self.listener.image_done(result)
 
     def summary(self) -> str:
         return (
