@@ -173,9 +173,9 @@ def parse_refresh(value: object) -> float:
             seconds = parse_duration(_text(value))
         except ValueError as exc:
             raise Problem(str(exc)) from None
-    if seconds <= 0:
+    if seconds < 0:
         raise Problem("must be a positive duration, e.g. '12h'")
-    return max(seconds, MIN_AUTH_REFRESH)
+    return max(seconds, MIN_AUTH_REFRESH)  # 0 too: dregsy raises it to its minimum
 
 
 def parse_wait(value: object) -> float:

@@ -190,13 +190,15 @@ def short_durations(data: dict[str, object]) -> list[Issue]:
             refresh = location.get("auth-refresh") if isinstance(location, dict) else None
             loc: Loc = ("tasks", i, side, "auth-refresh")
             floor = f"raised to {MIN_AUTH_REFRESH:g} s, the shortest renewal interval"
-            if is_nanoseconds(refresh) and isinstance(refresh, int) and refresh > 0:
+            if is_nanoseconds(refresh) and isinstance(refresh, int) and refresh >= 0:
                 message = (
                     f"{refresh} has no unit, so it is {refresh} nanoseconds, as dregsy reads "
-                    f"it: {floor}; write '{refresh}s' for {_seconds(refresh)}"
+                    f"it: {floor}"
                 )
+                if refresh:
+                    message += f"; write '{refresh}s' for {_seconds(refresh)}"
                 issues.append(Issue(loc, message))
-            elif isinstance(refresh, str) and 0 < _duration(refresh) < MIN_AUTH_REFRESH:
+            elif isinstance(refresh, str) and 0 <= _duration(refresh) < MIN_AUTH_REFRESH:
                 issues.append(Issue(loc, f"'{refresh.strip()}' is {floor}"))
     return issues
 
@@ -205,7 +207,7 @@ def _duration(text: str) -> float:
     try:
         return parse_duration(text.strip())
     except ValueError:
-        return 0.0  # reported as an error by validation
+        return -1.0  # reported as an error by validation
 
 
 def _seconds(count: int) -> str:

@@ -425,3 +425,11 @@ def test_e2e_base_configs_with_remote_registries_load(source: str) -> None:
     )
     check_config(config)
     assert config.warnings == ()
+
+
+@pytest.mark.parametrize("value", ["0", "0s", "'0'"])
+def test_zero_auth_refresh_is_raised_to_the_minimum_as_in_dregsy(value: str) -> None:
+    config = load(task(source=f"{{registry: public.ecr.aws, auth-refresh: {value}}}"))
+    assert config.tasks[0].source.auth_refresh == 60.0
+    (warning,) = config.warnings
+    assert "raised to 60 s" in warning.message
