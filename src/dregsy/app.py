@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dregsy import __version__
+from dregsy.auth.dockerconfig import MAX_DOCKER_CONFIG_BYTES, docker_config_path
 from dregsy.auth.select import CredentialSources
 from dregsy.clock import Clock, SystemClock
 from dregsy.config.types import Config, RelayKind, Task
-from dregsy.errors import ConfigError
+from dregsy.errors import ConfigError, ConfigProblem
+from dregsy.fileread import unreadable_reason
 from dregsy.listers.base import HubEndpoints
 from dregsy.listers.cache import RepositoryLists
 from dregsy.logcontext import current_task
@@ -67,6 +69,12 @@ def check_config(config: Config) -> None:
     that cannot work."""
     ProxySettings.from_environment(os.environ)
     problems = capability_problems(config)
+    docker_config = docker_config_path(os.environ)
+    reason = docker_config and unreadable_reason(docker_config, MAX_DOCKER_CONFIG_BYTES)
+    if docker_config and reason:
+        problems.append(
+            ConfigProblem("", f"cannot read Docker's config file {docker_config}: {reason}")
+        )
     if config.relay is RelayKind.DOCKER:
         from dregsy.relays.docker import config_problems
 
@@ -86,7 +94,9 @@ def build_relay(config: Config, registries: RegistryDirectory) -> Relay:
         from dregsy.relays.skopeo import SkopeoRelay
 
         return SkopeoRelay(config.skopeo, registries)
-    return NativeRelay(registries, blob_parallel=config.parallel)
+    return NativeRelay(
+        registries, blob_parallel=config.parallel, stall_timeout=config.stall_timeout
+    )
 
 
 class App:
@@ -209,6 +219,7 @@ class App:
             repo_lists,
             stop=stop,
             clock=self._clock,
+            max_tags=config.max_tags,
             dry_run=dry_run,
         )
         return _Parts(pool, relay, runner)
@@ -232,6 +243,11 @@ class App:
             events.run_started(task.label, started)
             try:
                 stats = await runner.run(task, on_failure=record_failure, listener=events)
+            except asyncio.CancelledError:
+                # A run cut short by a stop did not sync what it was to sync; an idle
+                # periodic task (waiting for its next run) is not in here.
+                record_failure()
+                raise
             finally:
                 current_task.reset(token)
             events.run_finished(TaskRun(task.label, started, self._now(), tuple(stats.results)))
@@ -254,6 +270,10 @@ class App:
             # a config without mappings (as dregsy allows) needs no relay: no daemon to wait for
             idle = not any(task.mappings for task in config.tasks)
             if not idle and not await _prepare(relay, signals.stop):
+                if any(not task.periodic for task in config.tasks):
+                    # A one-off task that never ran did not sync: a CronJob must not see 0.
+                    log.error("stopped before the one-off tasks could run: nothing was synced")
+                    self.failed = True
                 return None
             schedule = asyncio.create_task(
                 run_schedule(
@@ -289,7 +309,8 @@ class App:
                     schedule.result()
                     return None
                 signals.reload.clear()
-                new_config = self._try_load(load)
+                # In a thread: whatever the file turned into, the loop (and SIGTERM) goes on.
+                new_config = await asyncio.to_thread(self._try_load, load)
                 if new_config is not None:
                     log.info("configuration changed: waiting for running syncs to finish")
                     run_stop.set()

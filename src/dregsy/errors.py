@@ -6,6 +6,7 @@
     ├── InvalidReferenceError       a registry, repository, tag or digest that does not parse
     ├── RegistryError               anything that went wrong talking to a registry
     │   ├── RegistryUnreachableError    connection, TLS or timeout problems
+    │   │   └── BodyBrokeOffError           a response body cut off part way
     │   ├── AuthError                   the token exchange failed
     │   │   └── CredentialError             no credentials from a source (helper, AWS, Google)
     │   ├── RegistryHTTPError           an error status from the registry
@@ -73,6 +74,10 @@ class RegistryError(DregsyError):
 
 class RegistryUnreachableError(RegistryError):
     """The registry could not be reached (DNS, connection, TLS, timeout)."""
+
+
+class BodyBrokeOffError(RegistryUnreachableError):
+    """A response body broke off part way (a GET of it may be asked again)."""
 
 
 class AuthError(RegistryError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -35,12 +36,24 @@ class _TaskFilter(logging.Filter):
         return True
 
 
+# C0 controls (newline, CR, ESC...), DEL, C1 controls and the Unicode line separators: text
+# from a registry (error messages, repository and tag names) must not forge log lines or
+# reach the operator's terminal as control sequences.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         task = getattr(record, "task", None)
         prefix = f"[{task}] " if task else ""
-        line = f"{when} {record.levelname:<7} {prefix}{record.getMessage()}"
+        message = escape_controls(f"{prefix}{record.getMessage()}")
+        line = f"{when} {record.levelname:<7} {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from dregsy import mediatypes
+from dregsy import jsontext, mediatypes
 from dregsy.digest import is_digest
 from dregsy.errors import UnsupportedManifestError
 
@@ -68,8 +67,8 @@ class Manifest:
 def parse_manifest(raw: bytes, *, digest: str, content_type: str | None) -> Manifest:
     """Parse manifest bytes; the media type comes from the document, else the header."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = jsontext.loads(raw)
+    except jsontext.JSONError as exc:
         raise UnsupportedManifestError(f"manifest {digest} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise UnsupportedManifestError(f"manifest {digest} is not a JSON object")

@@ -106,9 +106,10 @@ def parse_registry(text: str) -> Registry:
     if "@" in raw:
         alias, _, raw = raw.partition("@")
         if raw.lower() != _ECR_PUBLIC_HOST or not alias:
+            # What precedes '@' may be `user:password`: never repeat it.
             raise InvalidReferenceError(
-                f"invalid registry {text!r}: "
-                "only public ECR takes the form <account>@public.ecr.aws"
+                f"invalid registry '…@{text.rpartition('@')[2]}': only public ECR takes the form "
+                "<account>@public.ecr.aws (credentials go in 'auth', not in the registry)"
             )
     if not raw or not (_HOST_RE.fullmatch(raw) or _IPV6_RE.fullmatch(raw)):
         raise InvalidReferenceError(f"invalid registry {text!r}: expected host[:port]")

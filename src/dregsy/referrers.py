@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dregsy import mediatypes
+from dregsy import jsontext, mediatypes
 from dregsy.digest import is_digest
 from dregsy.errors import UnsupportedManifestError
 
@@ -56,8 +56,8 @@ def is_referrer_tag(tag: str) -> bool:
 def parse_referrers(raw: bytes, what: str) -> list[Referrer]:
     """The entries of a referrers index (the API's answer or a fallback tag's index)."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = jsontext.loads(raw)
+    except jsontext.JSONError as exc:
         raise UnsupportedManifestError(f"{what} is not valid JSON: {exc}") from exc
     entries = doc.get("manifests") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
@@ -78,7 +78,7 @@ def parse_referrers(raw: bytes, what: str) -> list[Referrer]:
 
 def artifact_type_of(raw: bytes) -> str:
     """A manifest's artifact type: its `artifactType`, else its config's media type."""
-    doc = json.loads(raw)
+    doc = jsontext.loads(raw)
     if not isinstance(doc, dict):
         return ""
     if isinstance(kind := doc.get("artifactType"), str) and kind:
@@ -90,7 +90,7 @@ def artifact_type_of(raw: bytes) -> str:
 def descriptor_of(raw: bytes, media_type: str, digest: str) -> dict[str, Any]:
     """The fallback-index entry for a referrer manifest: its descriptor, `artifactType`
     and `annotations` (as the image spec asks of referrers lists)."""
-    doc = json.loads(raw)
+    doc = jsontext.loads(raw)
     entry: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
     if kind := artifact_type_of(raw):
         entry["artifactType"] = kind

@@ -273,6 +273,38 @@ async def test_a_refused_mount_falls_back_to_an_upload() -> None:
     assert registry.tags["mirror/app"]["v1"] == digest
 
 
+@pytest.mark.parametrize(
+    ("realm_host", "allowed"),
+    [("127.0.0.1", True), ("[::1]", True), ("127.0.0.5", True), ("x.localhost", False)],
+)
+async def test_a_plain_http_realm_on_a_loopback_address_may_have_credentials(
+    realm_host: str, allowed: bool
+) -> None:
+    """Loopback traffic never leaves the host: by address, not by a name (issue 16)."""
+    challenge = f'Bearer realm="http://{realm_host}:5001/token",service="x"'
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            seen.append(request.headers.get("authorization", ""))
+            return httpx.Response(200, json={"token": "t0ken"})
+        if request.headers.get("authorization") != "Bearer t0ken":
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        return httpx.Response(200, json={"name": "demo/app", "tags": ["v1"]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    auth = RegistryAuth(Credentials("alice", "secret1"))
+    client = RegistryClient(parse_registry("https://r.test"), http, auth)
+    if allowed:
+        assert await list_tags(client, _repo(client, "demo/app")) == ["v1"]
+        assert seen
+        assert seen[0].startswith("Basic ")
+    else:
+        with pytest.raises(AuthError, match="not sent over plain HTTP"):
+            await list_tags(client, _repo(client, "demo/app"))
+        assert seen == []
+
+
 async def test_progress_hears_chunks_and_takes_back_a_failed_attempt(
     world: tuple[FakeRegistry, FakeRegistry, FakeNetwork],
 ) -> None:

@@ -314,3 +314,14 @@ async def test_a_response_still_open_at_close_is_not_pooled() -> None:
                 assert await streamed.aread() == b"hello"
             await asyncio.sleep(0.05)
             assert server.open_now == 0  # closed, not kept idle
+
+
+async def test_a_header_value_http_cannot_carry_is_refused_without_quoting_it() -> None:
+    """h11 quotes the offending value in its error; a token may be that value (issue 16)."""
+    secret = "tok-SECRET"
+    async with serving(ok) as server, client() as http:
+        with pytest.raises(httpx.LocalProtocolError) as info:
+            await http.get(server.url, headers={"Authorization": f"Bearer x\n{secret}"})
+        assert secret not in str(info.value)
+        assert "cannot carry" in str(info.value)
+        assert server.heads == []  # nothing was sent

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dregsy import jsontext
 from dregsy.auth.helper import CredentialHelper, HelperNotFoundError
 from dregsy.auth.sources import CredentialSource, Renewing, WallClock
 from dregsy.credentials import Credentials
 from dregsy.errors import CredentialError
+from dregsy.fileread import FileReadError, read_limited
 from dregsy.reference import DOCKER_HUB, Registry, parse_registry
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def server_url(registry: Registry) -> str:
     return DOCKER_HUB_KEY if registry.host == DOCKER_HUB else registry.host
 
 
+MAX_DOCKER_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class DockerConfig:
     """The credential parts of a Docker `config.json`, keyed by registry host."""
@@ -73,14 +77,16 @@ class DockerConfig:
 def read_docker_config(path: Path) -> DockerConfig | None:
     """The parsed file; None when it does not exist. Messages never quote its content."""
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_DOCKER_CONFIG_BYTES)
     except FileNotFoundError:
         return None
+    except FileReadError as exc:
+        raise CredentialError(f"cannot read {path}: {exc.reason}") from None
     except OSError as exc:
         raise CredentialError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = jsontext.loads(raw)
+    except jsontext.JSONError:
         raise CredentialError(f"{path} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise CredentialError(f"{path} is not a JSON object")

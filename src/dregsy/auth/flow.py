@@ -3,17 +3,21 @@
 Requests carry the scopes they need in `request.extensions[SCOPES]`. Once a registry's
 challenge is known (from the ping of `/v2/`), tokens are fetched before a request is sent,
 so streamed uploads (which cannot be replayed) never meet a 401. A 401 anyway gets one fresh
-token and one retry. Credentials go only to the registry and its token realm; httpx drops
-`Authorization` on redirects to other hosts, which is how blob downloads from object storage
-stay clean.
+token and one retry. Credentials go only to the registry and its token realm: the registry
+client applies this flow only to requests for the registry's own scheme and host, so a 401
+from a redirect target (object storage, a CDN) is never answered.
+
+httpx reads a response whole before the flow's next request goes out (the 401 before its
+retry, the token response): both bodies are bounded first, so neither can grow without end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +29,48 @@ from dregsy.credentials import Credentials
 from dregsy.errors import AuthError
 
 SCOPES = "dregsy.scopes"
+MAX_CHALLENGE_BODY = 64 * 1024  # bytes of a 401's body read before the retry; the rest is cut
+
+
+class _Bounded(httpx.AsyncByteStream):
+    """A response body cut at `limit` bytes: past it, `error` is raised (or, without one,
+    the body simply ends there and its connection is closed)."""
+
+    def __init__(
+        self, inner: httpx.AsyncByteStream, limit: int, error: Exception | None = None
+    ) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._error = error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._limit:
+                await self._inner.aclose()
+                if self._error is not None:
+                    raise self._error
+                yield chunk[: len(chunk) - (seen - self._limit)]
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def bound_body(response: httpx.Response, limit: int, error: Exception | None = None) -> None:
+    """Make every later read of `response` (httpx's own `aread` included) stop at `limit`."""
+    if isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = _Bounded(response.stream, limit, error)
+
+
+def is_loopback_address(host: str | None) -> bool:
+    """Whether `host` is a loopback IP address (not a name: names can resolve anywhere)."""
+    try:
+        return ipaddress.ip_address((host or "").strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def basic_header(credentials: Credentials) -> str:
@@ -96,6 +142,9 @@ class RegistryAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401 or not is_replayable(request):
             return
+        # httpx reads the 401 whole before the flow's next request (a token request or the
+        # retry) goes out: only its first KiBs are worth it.
+        bound_body(response, MAX_CHALLENGE_BODY)
         challenge = pick_challenge(response.headers.get_list("www-authenticate"))
         if challenge is None:
             return
@@ -118,7 +167,6 @@ class RegistryAuth(httpx.Auth):
             request.headers["Authorization"] = token.header
         else:
             return
-        await response.aread()
         yield request
 
     def _token_request(
@@ -131,6 +179,7 @@ class RegistryAuth(httpx.Auth):
             self._credentials is not None
             and request.url.scheme == "https"
             and urlsplit(realm).scheme == "http"
+            and not is_loopback_address(urlsplit(realm).hostname)
         ):
             raise AuthError(
                 f"{request.url.host} (HTTPS) names a plain-HTTP token service "
@@ -148,13 +197,13 @@ class RegistryAuth(httpx.Auth):
 
     async def _read_token(self, response: httpx.Response, scopes: tuple[str, ...]) -> Token:
         # httpx reads this response again after the flow resumes, so read it whole (aread
-        # caches); the declared length is checked first to bound it.
+        # caches), bounded whether or not a length was declared.
+        too_large = AuthError("token service response is larger than 64 KiB")
         length = response.headers.get("content-length", "0")
         if length.isdigit() and int(length) > MAX_TOKEN_RESPONSE_BYTES:
-            raise AuthError("token service response is larger than 64 KiB")
+            raise too_large
+        bound_body(response, MAX_TOKEN_RESPONSE_BYTES, too_large)
         body = await response.aread()
-        if len(body) > MAX_TOKEN_RESPONSE_BYTES:
-            raise AuthError("token service response is larger than 64 KiB")
         realm_host = response.request.url.host
         if response.status_code in (401, 403):
             if response.status_code == 401:

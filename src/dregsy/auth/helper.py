@@ -9,11 +9,11 @@ argv (visible in `ps`) nor into messages: errors quote only the helper's first o
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 from dataclasses import dataclass
 
+from dregsy import jsontext
 from dregsy.credentials import Credentials
 from dregsy.errors import CredentialError
 
@@ -84,8 +84,8 @@ class CredentialHelper:
         if len(stdout) > MAX_HELPER_OUTPUT:
             raise CredentialError(f"{where}: answer larger than 64 KiB")
         try:
-            doc = json.loads(stdout)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            doc = jsontext.loads(stdout)
+        except jsontext.JSONError:
             raise CredentialError(f"{where}: answer is not JSON") from None
         if not isinstance(doc, dict):
             raise CredentialError(f"{where}: answer is not a JSON object")

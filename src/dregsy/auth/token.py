@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dregsy import jsontext
 from dregsy.errors import AuthError
 
 # Token responses are small; refuse anything bigger (ggcr caps them at 64 KiB too).
@@ -14,6 +15,11 @@ MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 DEFAULT_EXPIRES_IN = 60.0
 # Renew a token this long before it expires, so it does not expire in flight.
 EXPIRY_MARGIN = 10.0
+# A longer `expires_in` is read as this (a day): the number may have hundreds of digits.
+MAX_EXPIRES_IN = 86400.0
+# What a token may contain: visible ASCII, as an HTTP header value allows. A token with a
+# newline or a control character could split the request, or be quoted in an error.
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +41,22 @@ class Token:
 def parse_token_response(body: bytes, *, scopes: Iterable[str], now: float) -> Token:
     """Read `{"token": …}` or `{"access_token": …}` with an optional `expires_in`."""
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = jsontext.loads(body)
+    except jsontext.JSONError as exc:
         raise AuthError("token service returned invalid JSON") from exc
     if not isinstance(doc, dict):
         raise AuthError("token service returned no JSON object")
     value = doc.get("token") or doc.get("access_token")
     if not isinstance(value, str) or not value:
         raise AuthError("token service response has no token")
+    if not _TOKEN_RE.fullmatch(value):
+        raise AuthError(
+            "token service returned a token with characters an HTTP header cannot carry"
+        )
     expires_in = doc.get("expires_in")
-    lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 0
+    lifetime = 0.0
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        lifetime = float(min(expires_in, MAX_EXPIRES_IN))
     lifetime = lifetime or DEFAULT_EXPIRES_IN
     # Renew ahead of expiry, but never so far ahead that a short-lived token is stale at once.
     return Token(value, frozenset(scopes), now + lifetime - min(EXPIRY_MARGIN, lifetime / 2))

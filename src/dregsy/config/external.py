@@ -23,6 +23,7 @@ import yaml
 from dregsy.config.fields import Problem, parse_auth
 from dregsy.config.issues import Issue, Loc
 from dregsy.config.yamlpos import Document
+from dregsy.fileread import FileReadError, read_limited
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_AUTH_FILE = 64 * 1024
@@ -126,12 +127,13 @@ def _auth_from_file(location: dict[str, object], base_dir: Path | None, loc: Loc
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_AUTH_FILE + 1)
+        raw = read_limited(path, MAX_AUTH_FILE)
+    except FileReadError as exc:
+        if exc.reason.startswith("larger"):
+            return Issue(loc, f"{path} is larger than 64 KiB; it should hold one auth value")
+        return Issue(loc, f"cannot read {path}: {exc.reason}")
     except OSError as exc:
         return Issue(loc, f"cannot read {path}: {exc.strerror or type(exc).__name__}")
-    if len(raw) > MAX_AUTH_FILE:
-        return Issue(loc, f"{path} is larger than 64 KiB; it should hold one auth value")
     try:
         text = raw.decode("utf-8").strip()
         parse_auth(text)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import json
 import math
 import re
 from typing import Literal
 
+from dregsy import jsontext
 from dregsy.config.types import Credentials
 from dregsy.duration import parse_duration
 from dregsy.errors import InvalidReferenceError
@@ -140,7 +140,7 @@ def parse_auth(value: object) -> Credentials | Literal["none"]:
             raise Problem("decodes to an empty username")
         return Credentials(username, password)
     try:
-        data = json.loads(decoded)
+        data = jsontext.loads(decoded)
     except ValueError:
         raise Problem(f"does not decode to JSON; expected {_AUTH_SHAPE}") from None
     if not isinstance(data, dict):

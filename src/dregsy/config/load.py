@@ -23,8 +23,11 @@ from dregsy.config.schema import Invalid
 from dregsy.config.types import Config
 from dregsy.config.yamlpos import read_yaml
 from dregsy.errors import ConfigError, ConfigProblem
+from dregsy.fileread import FileReadError, read_limited
 
 _M = TypeVar("_M")
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config file is text: a few KiB, rarely more
 
 # `api-version: 1.41` is a YAML float, but dregsy (yaml.v2 into a string) reads it as text.
 _VERSION_KEYS: tuple[Loc, ...] = (("api-version",), ("docker", "api-version"))
@@ -33,7 +36,9 @@ _VERSION_KEYS: tuple[Loc, ...] = (("api-version",), ("docker", "api-version"))
 def load_config(path: Path) -> Config:
     """Read and parse the config file at `path`; relative paths in it are relative to it."""
     try:
-        data = path.read_bytes()
+        data = read_limited(path, MAX_CONFIG_BYTES)
+    except FileReadError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.reason}") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(f"cannot read config file {path}: {reason}") from None

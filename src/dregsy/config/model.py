@@ -145,6 +145,8 @@ class TopModel:
     watch: bool
     lister: GlobalLister | None
     parallel: int | None
+    stall_timeout: float | None
+    max_tags: int | None
     listen: ListenAddress | None
 
 
@@ -314,6 +316,8 @@ TOP_KEYS = (
     Key("watch", boolean, default=False),
     Key("lister", _global_lister),
     Key("parallel", integer(low=1, high=256)),
+    Key("stall-timeout", parse_refresh),
+    Key("max-tags", integer(low=1, high=10_000_000)),
     Key("listen", _listen),
 )
 _TASKS_KEY = Key("tasks", list_of(_task))

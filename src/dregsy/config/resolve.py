@@ -25,8 +25,10 @@ from dregsy.config.model import (
 from dregsy.config.types import (
     DEFAULT_CERTS_DIR,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_TAGS,
     DEFAULT_PARALLEL,
     DEFAULT_SKOPEO_CERTS_DIR,
+    DEFAULT_STALL_TIMEOUT,
     Config,
     Credentials,
     DockerSettings,
@@ -131,6 +133,8 @@ def build(
         ),
         lister=_lister(model),
         parallel=model.parallel or DEFAULT_PARALLEL,
+        stall_timeout=model.stall_timeout or DEFAULT_STALL_TIMEOUT,
+        max_tags=model.max_tags or DEFAULT_MAX_TAGS,
         listen=model.listen,
     )
 

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_PARALLEL = 8
+DEFAULT_STALL_TIMEOUT = 300.0  # seconds a blob download may go without progress
+DEFAULT_MAX_TAGS = 100_000  # tags of one repository at most
 DEFAULT_MAX_CONNECTIONS = 8
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 DEFAULT_SKOPEO_CERTS_DIR = Path("/etc/skopeo/certs.d")
@@ -189,4 +191,6 @@ class Config:
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
     # what dregsy accepts but its author probably did not mean, logged at start
     warnings: tuple[ConfigProblem, ...] = ()
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # `stall-timeout` (native relay)
+    max_tags: int = DEFAULT_MAX_TAGS  # `max-tags`: an endless tag list fails here
     listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off

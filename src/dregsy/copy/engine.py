@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 256 * 1024
 BLOB_ATTEMPTS = 3
+# A blob download fails (and is tried again) when a chunk of CHUNK_SIZE bytes (or the rest
+# of the blob) takes longer than this: a source sending a byte a second cannot hold a copy.
+STALL_TIMEOUT = 300.0
 
 
 @dataclass(slots=True)
@@ -62,6 +65,7 @@ class ImageCopier:
         blob_slots: asyncio.Semaphore,
         detail_level: int = logging.DEBUG,
         new_repository: bool = False,
+        stall_timeout: float = STALL_TIMEOUT,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         self._source = source
@@ -76,6 +80,7 @@ class ImageCopier:
             source.registry.api_host == target.registry.api_host
             and source.registry.scheme == target.registry.scheme
         )
+        self._stall_timeout = stall_timeout
         self.stats = CopyStats()
         # Hears each chunk as it goes out, and a negative count for an attempt that failed.
         self._on_bytes = on_bytes
@@ -176,7 +181,7 @@ class ImageCopier:
         try:
             async with blobs.open_blob(self._source, src, desc.digest) as response:
                 verifier = Verifier(desc.digest, desc.size, f"blob {desc.digest}")
-                body = _verified(response, verifier)
+                body = _verified(response, verifier, self._stall_timeout)
                 if self._on_bytes is not None:
                     body = _counted(body, self._on_bytes, sent)
                 await blobs.finish_upload(
@@ -188,16 +193,30 @@ class ImageCopier:
             raise
 
 
-async def _verified(response: httpx.Response, verifier: Verifier) -> AsyncIterator[bytes]:
+async def _verified(
+    response: httpx.Response, verifier: Verifier, stall_timeout: float
+) -> AsyncIterator[bytes]:
     """Pass chunks through while hashing them; hold the last one back until the digest checks
-    out, so a mismatching blob is never completed at the target."""
+    out, so a mismatching blob is never completed at the target. A chunk that takes longer
+    than `stall_timeout` to arrive fails the download."""
     held: bytes | None = None
+    chunks = response.aiter_bytes(CHUNK_SIZE)
     try:
-        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+        while True:
+            try:
+                async with asyncio.timeout(stall_timeout):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
             verifier.update(chunk)
             if held is not None:
                 yield held
             held = chunk
+    except TimeoutError:
+        raise RegistryUnreachableError(
+            f"download of {verifier.what} stalled: less than {CHUNK_SIZE // 1024} KiB "
+            f"in {stall_timeout:g} s (stall-timeout)"
+        ) from None
     except NETWORK_ERRORS as exc:
         raise RegistryUnreachableError(f"download of {verifier.what} broke off: {exc}") from exc
     verifier.check()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
+from dregsy import jsontext
 from dregsy.errors import RegistryError, RegistryUnreachableError
 from dregsy.registry.client import NETWORK_ERRORS, describe_transport_error, read_capped
 from dregsy.registry.errors import raise_for_status
+from dregsy.registry.follow import send_following, where
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -24,12 +25,17 @@ async def request_json(
     auth: httpx.Auth | None = None,
 ) -> dict[str, Any]:
     """Send a request and return its JSON object; typed errors for every failure."""
-    what = f"{method} {httpx.URL(url).copy_with(query=None)}"
+    what = f"{method} {where(httpx.URL(url))}"
     request = http.build_request(
         method, url, headers={"Accept": "application/json", **(headers or {})}, json=json_body
     )
+    origin = (request.url.scheme, request.url.netloc)
     try:
-        response = await http.send(request, auth=auth, stream=True)
+        response = await send_following(
+            http,
+            request,
+            auth_for=lambda url: auth if (url.scheme, url.netloc) == origin else None,
+        )
     except NETWORK_ERRORS as exc:
         raise RegistryUnreachableError(f"{what}: {describe_transport_error(exc)}") from exc
     try:
@@ -40,8 +46,8 @@ async def request_json(
     finally:
         await response.aclose()
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = jsontext.loads(body)
+    except jsontext.JSONError as exc:
         raise RegistryError(f"{what}: response is not JSON") from exc
     if not isinstance(document, dict):
         raise RegistryError(f"{what}: response is not a JSON object")

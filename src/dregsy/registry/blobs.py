@@ -75,7 +75,11 @@ async def start_upload(
         location = response.headers.get("location")
         if not location:
             raise RegistryError(f"{repo}: upload started without a Location header")
-        return UploadStart(mounted=False, location=str(response.url.join(location)))
+        try:
+            url = response.url.join(location)
+        except httpx.InvalidURL as exc:
+            raise RegistryError(f"{repo}: upload started with an invalid Location: {exc}") from None
+        return UploadStart(mounted=False, location=str(url))
 
 
 async def finish_upload(
@@ -88,8 +92,7 @@ async def finish_upload(
     body: AsyncIterable[bytes],
 ) -> None:
     """Send the whole blob in one PUT to the upload URL, committing it under `digest`."""
-    url = httpx.URL(location)
-    url = url.copy_merge_params({"digest": digest})
+    url = httpx.URL(location).copy_merge_params({"digest": digest})
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
     scope = client.scope_for(repo.path)
     async with client.stream(

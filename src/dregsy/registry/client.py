@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from dregsy.auth.flow import SCOPES, RegistryAuth
-from dregsy.errors import RegistryUnreachableError, SizeLimitExceededError
+from dregsy.errors import BodyBrokeOffError, RegistryUnreachableError, SizeLimitExceededError
 from dregsy.reference import Registry
+from dregsy.registry.follow import RedirectError, send_following, where
 from dregsy.registry.quota import PullQuota
 from dregsy.registry.retry import NO_RETRY
 
@@ -55,7 +56,7 @@ class RegistryClient:
         self._http = http
         self._auth = auth
         self._base: str | None = None
-        self._base_netloc = b""  # of `_base`, parsed once: checked on every request
+        self._base_origin = ("", b"")  # scheme and netloc of `_base`, parsed once
         self._ping_lock = asyncio.Lock()
         self._ping_failure: tuple[float, RegistryUnreachableError] | None = None
 
@@ -73,7 +74,8 @@ class RegistryClient:
                 if self._base is None:
                     try:
                         base = await self._ping()
-                        self._base_netloc = httpx.URL(base).netloc
+                        url = httpx.URL(base)
+                        self._base_origin = (url.scheme, url.netloc)
                         self._base = base
                     except RegistryUnreachableError as exc:
                         self._ping_failure = (time.monotonic(), exc)
@@ -94,15 +96,21 @@ class RegistryClient:
             base = f"{scheme}://{registry.api_host}"
             probe = scheme != schemes[-1]
             try:
-                response = await self._http.get(
-                    f"{base}/v2/", extensions={NO_RETRY: True} if probe else {}
-                )
+                # Streamed, so that only a small body is read (a redirect is not followed:
+                # its status says the registry is there).
+                async with self._http.stream(
+                    "GET",
+                    f"{base}/v2/",
+                    extensions={NO_RETRY: True} if probe else {},
+                    follow_redirects=False,
+                ) as response:
+                    if probe and response.status_code == 400:
+                        continue  # "Client sent an HTTP request to an HTTPS server."
+                    self._auth.learn(response)
+                    await drain(response)
             except NETWORK_ERRORS as exc:
                 error = exc
                 continue
-            if probe and response.status_code == 400:
-                continue  # "Client sent an HTTP request to an HTTPS server."
-            self._auth.learn(response)
             return base
         raise RegistryUnreachableError(f"cannot reach registry {registry}: {error}")
 
@@ -119,42 +127,53 @@ class RegistryClient:
     ) -> AsyncIterator[httpx.Response]:
         """Send a request; the response body is read (or not) inside the block, then closed."""
         base = await self.base_url()
-        request = self._http.build_request(
-            method,
-            path_or_url if "://" in path_or_url else base + path_or_url,
-            headers=headers,
-            params=params,
-            content=content,
-            extensions={SCOPES: scopes},
-        )
-        # Never send the registry's credentials to another host (e.g. an upload URL
-        # pointing to object storage).
-        same_host = request.url.netloc == self._base_netloc
         try:
-            response = await self._http.send(
-                request, auth=self._auth if same_host else None, stream=True
+            request = self._http.build_request(
+                method,
+                base + path_or_url if path_or_url.startswith("/") else path_or_url,
+                headers=headers,
+                params=params,
+                content=content,
+                extensions={SCOPES: scopes},
             )
+        except httpx.InvalidURL as exc:
+            raise RedirectError(f"{method}: invalid URL from the registry: {exc}") from None
+        try:
+            response = await send_following(self._http, request, auth_for=self._auth_for)
         except NETWORK_ERRORS as exc:
             raise RegistryUnreachableError(
-                f"{method} {request.url.copy_with(query=None)}: {describe_transport_error(exc)}"
+                f"{method} {where(request.url)}: {describe_transport_error(exc)}"
             ) from exc
         try:
             yield response
             await drain(response)
+        except NETWORK_ERRORS as exc:  # the body broke off (or would not come)
+            raise RegistryUnreachableError(
+                f"{method} {where(response.request.url)}: {describe_transport_error(exc)}"
+            ) from exc
         finally:
             await response.aclose()
+
+    def _auth_for(self, url: httpx.URL) -> httpx.Auth | None:
+        """The registry's credentials (and its 401 handling) for its own scheme, host and
+        port only: never for another host (an upload URL or a redirect to object storage)."""
+        return self._auth if (url.scheme, url.netloc) == self._base_origin else None
 
     def scope_for(self, repository_path: str) -> str:
         return f"repository:{repository_path}:{','.join(self.actions)}"
 
 
 async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
-    """The whole body; SizeLimitExceededError ("<what> is larger than N MiB") past `limit`."""
+    """The whole body; SizeLimitExceededError ("<what> is larger than N MiB") past `limit`,
+    BodyBrokeOffError when it breaks off."""
     body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            raise SizeLimitExceededError(f"{what} is larger than {limit // (1024 * 1024)} MiB")
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise SizeLimitExceededError(f"{what} is larger than {limit // (1024 * 1024)} MiB")
+    except NETWORK_ERRORS as exc:
+        raise BodyBrokeOffError(f"{what}: {describe_transport_error(exc)}") from exc
     return bytes(body)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
+from dregsy import jsontext
 from dregsy.errors import (
     DeniedError,
     NotFoundError,
@@ -13,6 +12,7 @@ from dregsy.errors import (
     RegistryHTTPError,
     UnauthorizedError,
 )
+from dregsy.registry.follow import where
 
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -39,7 +39,7 @@ async def raise_for_status(response: httpx.Response, *, ok: tuple[int, ...] = ()
     detail, codes = describe_error_body(body)
     if not detail and response.request.method == "HEAD":
         detail = "(HEAD responses carry no error detail)"
-    url = str(response.request.url.copy_with(query=None))
+    url = where(response.request.url)
     cls = _BY_STATUS.get(status, RegistryHTTPError)
     raise cls(status, response.request.method, url, detail, codes)
 
@@ -49,8 +49,8 @@ def describe_error_body(body: bytes) -> tuple[str, tuple[str, ...]]:
     if not body:
         return "", ()
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = jsontext.loads(body)
+    except jsontext.JSONError:
         text = body[:200].decode("utf-8", "replace").strip()
         return " ".join(text.split()), ()
     errors = doc.get("errors") if isinstance(doc, dict) else None

@@ -159,9 +159,12 @@ class Http11Transport(httpx.AsyncBaseTransport):
         return _Connection(origin, wire)
 
     async def _exchange(self, connection: _Connection, request: httpx.Request) -> httpx.Response:
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
+        try:
+            head = h11.Request(
+                method=request.method, target=request.url.raw_path, headers=request.headers.raw
+            )
+        except h11.LocalProtocolError:
+            _refuse_head(request)
         # A failed send is kept: the server may have answered early (413, 401) and closed,
         # and that answer is worth more than the broken pipe. The body's own errors (its
         # source failed) pass through as they are.
@@ -261,11 +264,19 @@ async def _send(
         await connection.send(event)
     except TimeoutError as exc:
         _fail(httpx.WriteTimeout, exc, request)
-    except h11.LocalProtocolError as exc:
-        _fail(httpx.LocalProtocolError, exc, request)
+    except h11.LocalProtocolError:
+        _refuse_head(request)
     except _SEND_FAILURES as exc:
         return exc
     return None
+
+
+def _refuse_head(request: httpx.Request) -> NoReturn:
+    # h11's message quotes the offending header value, which may be a credential.
+    raise httpx.LocalProtocolError(
+        "the request has a header, target or body length that HTTP/1.1 cannot carry",
+        request=request,
+    ) from None
 
 
 def _fail(kind: type[httpx.TransportError], exc: BaseException, request: httpx.Request) -> NoReturn:

@@ -9,8 +9,9 @@ from dregsy.digest import digest_of, is_digest, verify_bytes
 from dregsy.errors import DigestMismatchError
 from dregsy.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from dregsy.reference import Reference
-from dregsy.registry.client import RegistryClient, read_capped
+from dregsy.registry.client import RegistryClient
 from dregsy.registry.errors import raise_for_status
+from dregsy.registry.fetch import fetch
 
 _ACCEPT = {"Accept": mediatypes.ACCEPT}
 
@@ -53,11 +54,17 @@ async def get_manifest(client: RegistryClient, ref: Reference) -> Manifest:
     if client.pull_quota is not None:
         client.pull_quota.check()
     scope = client.scope_for(ref.repository.path)
-    async with client.stream("GET", _path(ref), scopes=(scope,), headers=_ACCEPT) as response:
-        await raise_for_status(response)
-        raw = await read_capped(response, MAX_MANIFEST_BYTES, f"manifest {ref}")
-        content_type = response.headers.get("content-type")
-        header_digest = response.headers.get("docker-content-digest")
+    fetched = await fetch(
+        client,
+        _path(ref),
+        scopes=(scope,),
+        headers=_ACCEPT,
+        limit=MAX_MANIFEST_BYTES,
+        what=f"manifest {ref}",
+    )
+    raw = fetched.body
+    content_type = fetched.headers.get("content-type")
+    header_digest = fetched.headers.get("docker-content-digest")
     if ref.digest is not None:
         verify_bytes(raw, ref.digest, f"manifest {ref}")
         digest = ref.digest

@@ -6,27 +6,31 @@ A `next` link must stay on the registry's host: the request carries its credenti
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 
+from dregsy import jsontext
 from dregsy.errors import RegistryError
-from dregsy.registry.client import RegistryClient, read_capped
-from dregsy.registry.errors import raise_for_status
+from dregsy.registry.client import RegistryClient
+from dregsy.registry.fetch import fetch
+from dregsy.registry.follow import where
 
 MAX_PAGES = 10_000
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-def next_link(response: httpx.Response) -> str | None:
-    """The `rel="next"` URL of a paginated response, resolved against the request URL."""
-    for value in response.headers.get_list("link"):
+def next_link(headers: httpx.Headers, url: httpx.URL) -> str | None:
+    """The `rel="next"` URL of a paginated response, resolved against its URL."""
+    for value in headers.get_list("link"):
         m = _LINK_RE.search(value)
         if m:
-            return str(response.request.url.join(m.group(1)))
+            try:
+                return str(url.join(m.group(1)))
+            except httpx.InvalidURL as exc:
+                raise RegistryError(f"{where(url)}: invalid Link header: {exc}") from None
     return None
 
 
@@ -39,13 +43,13 @@ async def pages(
     for _ in range(MAX_PAGES):
         if next_url is None:
             return
-        async with client.stream("GET", next_url, scopes=(scope,)) as response:
-            await raise_for_status(response)
-            body = await read_capped(response, MAX_PAGE_BYTES, f"{what}: a page")
-            link = next_link(response)
+        fetched = await fetch(
+            client, next_url, scopes=(scope,), limit=MAX_PAGE_BYTES, what=f"{what}: a page"
+        )
+        link = next_link(fetched.headers, fetched.url)
         try:
-            page = json.loads(body).get(key) or []
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            page = jsontext.loads(fetched.body).get(key) or []  # type: ignore[attr-defined]
+        except (jsontext.JSONError, AttributeError) as exc:
             raise RegistryError(f"{what} is not valid JSON") from exc
         yield [str(item) for item in page]
         if link is not None and (httpx.URL(link).netloc, httpx.URL(link).scheme) != (

@@ -112,7 +112,7 @@ class HttpPool:
                 pause=self._pauses.for_registry(registry.api_host),
             ),
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout, pool=None),
-            follow_redirects=True,
+            follow_redirects=False,  # registry.follow does it, by its own policy
             headers={"User-Agent": USER_AGENT},
         )
 

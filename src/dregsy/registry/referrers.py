@@ -73,7 +73,7 @@ async def list_referrers(
             if content_type and content_type != mediatypes.OCI_INDEX:
                 return None
             raw = await read_capped(response, MAX_MANIFEST_BYTES, what)
-            url = next_link(response)
+            url = next_link(response.headers, response.request.url)
         found.extend(parse_referrers(raw, what))
     return found
 

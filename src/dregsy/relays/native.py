@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dregsy.copy.engine import ImageCopier
+from dregsy.copy.engine import STALL_TIMEOUT, ImageCopier
 from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
 from dregsy.copy.transfers import Transfers
 from dregsy.registry.directory import RegistryDirectory
@@ -22,10 +22,15 @@ class NativeRelay(Relay):
     default_platform = "all"
 
     def __init__(
-        self, registries: RegistryDirectory, *, blob_parallel: int = DEFAULT_BLOB_PARALLEL
+        self,
+        registries: RegistryDirectory,
+        *,
+        blob_parallel: int = DEFAULT_BLOB_PARALLEL,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         self._registries = registries
         self._blob_slots = asyncio.Semaphore(blob_parallel)
+        self._stall_timeout = stall_timeout
         self._referrers = ReferrerMemory()  # across runs: which registries serve the API
 
     async def prepare(self) -> None:
@@ -59,6 +64,7 @@ class NativeRelay(Relay):
             blob_slots=self._blob_slots,
             detail_level=job.detail_level,
             new_repository=job.new_repository,
+            stall_timeout=self._stall_timeout,
             on_bytes=job.on_bytes,
         )
 

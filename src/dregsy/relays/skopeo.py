@@ -4,7 +4,9 @@ Tag listing and the unchanged-check stay with the runner (registry API); this re
 moves an image. The source is copied by the digest the unchanged-check saw, so what lands
 is what was checked. Each copy gets a private directory (mode 0700) holding auth files
 (mode 0600) for the sides that have credentials; it is removed when the copy ends, and the
-skopeo child is killed if the copy is cancelled. `--preserve-digests` keeps skopeo's shared
+skopeo child is killed if the copy is cancelled. If dregsy itself is killed (SIGKILL), skopeo
+dies with it (`setpriv --pdeathsig KILL`) and the next start removes the directory left
+behind (`dregsy.relays.privatedir`). `--preserve-digests` keeps skopeo's shared
 blob-info cache from swapping in differently compressed blobs (skopeo 1.9.3 has no option
 to move that cache). See `dregsy.relays.skopeoargs` for the command line itself.
 """
@@ -17,7 +19,6 @@ import logging
 import os
 import shlex
 import shutil
-import tempfile
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from dregsy.platform import normalize, parse_platform
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
 from dregsy.relays.locks import KeyedLocks
+from dregsy.relays.privatedir import PrivateDirs
 from dregsy.relays.skopeoargs import (
     Access,
     Side,
@@ -74,9 +76,15 @@ class SkopeoRelay(Relay):
         self._binary = settings.binary
         self._retry_times = retry_times
         self._locks = KeyedLocks()
+        self._private = PrivateDirs()
+        # Where available, skopeo is started through setpriv so that it dies with dregsy.
+        setpriv = shutil.which("setpriv")
+        self._wrapper = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
     async def prepare(self) -> None:
-        """Check that the binary runs and knows the flags this relay uses."""
+        """Check that the binary runs and knows the flags this relay uses; clean up what a
+        killed dregsy left behind."""
+        await asyncio.to_thread(self._private.prepare)
         version = (await self._probe("--version")).strip() or "unknown version"
         usage = await self._probe("copy", "--help")
         missing = [flag for flag in REQUIRED_FLAGS if flag not in usage]
@@ -106,7 +114,8 @@ class SkopeoRelay(Relay):
         platform = _platform(job.platform)
         src_creds = await self._credentials(job.source_location)
         dest_creds = await self._credentials(job.target_location)
-        with tempfile.TemporaryDirectory(prefix="dregsy-skopeo-") as private:
+        private_dir = await asyncio.to_thread(self._private.new, "skopeo-")
+        with private_dir as private:
             argv = copy_argv(
                 self._binary,
                 job.source.repository.digest(job.digest),
@@ -120,7 +129,7 @@ class SkopeoRelay(Relay):
         return CopyOutcome()
 
     async def aclose(self) -> None:
-        return None
+        self._private.close()
 
     async def _credentials(self, location: Location) -> Credentials | None:
         if location.anonymous:
@@ -150,6 +159,7 @@ class SkopeoRelay(Relay):
         log.debug("%s: running %s", job.target, shlex.join(argv))
         try:
             process = await asyncio.create_subprocess_exec(
+                *self._wrapper,
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,

@@ -18,6 +18,7 @@ from dregsy.reference import Reference, Repository
 from dregsy.referrers import is_referrer_tag
 from dregsy.registry import tags
 from dregsy.registry.client import RegistryClient
+from dregsy.registry.tags import MAX_TAGS
 from dregsy.selection.filters import TagRef, invented_tag
 from dregsy.selection.tagset import EVERY_TAG
 
@@ -68,13 +69,15 @@ async def repository_pairs(
     return pairs
 
 
-async def tag_refs(client: RegistryClient, repos: RepoPair, mapping: Mapping) -> list[TagRef]:
+async def tag_refs(
+    client: RegistryClient, repos: RepoPair, mapping: Mapping, *, max_tags: int = MAX_TAGS
+) -> list[TagRef]:
     """The tags and digests of a repository the mapping selects (listing tags if needed)."""
     selection = mapping.tags or EVERY_TAG
     listed = None
     if selection.needs_listing:
         try:
-            listed = await tags.list_tags(client, repos.source)
+            listed = await tags.list_tags(client, repos.source, max_tags=max_tags)
         except NotFoundError as exc:
             raise DregsyError(f"cannot list tags of {repos.source}: {exc}") from exc
         if mapping.referrers.enabled:

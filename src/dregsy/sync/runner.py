@@ -31,6 +31,7 @@ from dregsy.reference import Reference
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
+from dregsy.registry.tags import MAX_TAGS
 from dregsy.relays.base import ImageJob, Relay
 from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
@@ -55,6 +56,7 @@ class TaskRunner:
         stop: asyncio.Event | None = None,
         clock: Clock | None = None,
         dry_run: bool = False,
+        max_tags: int = MAX_TAGS,
     ) -> None:
         self._relay = relay
         self._registries = registries
@@ -62,6 +64,7 @@ class TaskRunner:
         self._repo_lists = repo_lists  # for regex mappings
         self._dry_run = dry_run
         self._decider = Decider(relay, head_only=dry_run)
+        self._max_tags = max_tags
         # A stop request ends pull-quota waits at once.
         self._quota_waits = QuotaWaits(stop or asyncio.Event(), clock or SystemClock())
 
@@ -142,7 +145,7 @@ class TaskRunner:
 
         async def pairs_of(repos: RepoPair) -> list[Pair]:
             async with self._image_slots:
-                refs = await tag_refs(source, repos, mapping)
+                refs = await tag_refs(source, repos, mapping, max_tags=self._max_tags)
             # A relay that rewrites manifests (Docker) cannot push by digest: dregsy's tag
             by_digest = self._relay.preserves_digests
             return [
@@ -243,6 +246,10 @@ class TaskRunner:
                 if progress is not None:
                     progress.settle(outcome.bytes)
             except asyncio.CancelledError:
+                # Stopped half way (SIGTERM past the grace period): not copied, so failed.
+                error = "cancelled: dregsy is stopping"
+                stats.record(image_failure(task, pair, decision, error, started))
+                log.error("%s -> %s: %s", pair.source, pair.target, error)
                 raise
             except PullQuotaLowError as exc:
                 if not self._dry_run:

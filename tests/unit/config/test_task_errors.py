@@ -177,3 +177,14 @@ def test_every_problem_is_collected_in_file_order() -> None:
         ("tasks[1].source.registry", 9),
         ("tasks[1].mappings[0].tags[0]", 11),
     ]
+
+
+def test_registry_with_credentials_is_refused_without_echoing_them() -> None:
+    """`registry: user:pass@host` names the key, never the password (issue 16)."""
+    text = task(source="{registry: 'http://bob:hun@ter2@registry.example:5000'}")
+    message = str(only_problem(text))
+    assert "tasks[0].source.registry" in message
+    assert "credentials go in 'auth'" in message
+    assert "hun" not in message
+    assert "ter2" not in message
+    assert "bob" not in message
