@@ -151,7 +151,7 @@ def parse_auth(value: object) -> Credentials | Literal["none"]:
     if secret is None:  # dregsy sends an empty password (a warning says so)
         secret = ""
     if not isinstance(secret, str):
-        raise Problem("decodes to JSON whose 'password' is not a string")
+        raise Problem("decodes to JSON without a 'password' string")
     return Credentials(user, secret)
 
 
@@ -162,7 +162,21 @@ def is_nanoseconds(value: object) -> bool:
 
 
 def parse_refresh(value: object) -> float:
-    """Seconds, at least `MIN_AUTH_REFRESH` (a warning says when that floor applied)."""
+    """A positive Go duration in seconds, with a unit (`stall-timeout`, ...)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise Problem("must be a Go duration with a unit, e.g. '12h'")
+    try:
+        seconds = parse_duration(_text(value))
+    except ValueError as exc:
+        raise Problem(str(exc)) from None
+    if seconds <= 0:
+        raise Problem("must be a positive duration, e.g. '12h'")
+    return seconds
+
+
+def parse_auth_refresh(value: object) -> float:
+    """`auth-refresh`: seconds, at least `MIN_AUTH_REFRESH` (a warning says when that floor
+    applied); a plain whole number is nanoseconds, and 0 the minimum, as in dregsy."""
     if is_nanoseconds(value):
         assert isinstance(value, int)
         seconds = value * 1e-9
@@ -175,7 +189,7 @@ def parse_refresh(value: object) -> float:
             raise Problem(str(exc)) from None
     if seconds < 0:
         raise Problem("must be a positive duration, e.g. '12h'")
-    return max(seconds, MIN_AUTH_REFRESH)  # 0 too: dregsy raises it to its minimum
+    return max(seconds, MIN_AUTH_REFRESH)
 
 
 def parse_wait(value: object) -> float:

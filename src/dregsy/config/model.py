@@ -15,6 +15,7 @@ from typing import Literal
 from dregsy.config.fields import (
     Problem,
     parse_auth,
+    parse_auth_refresh,
     parse_cache_duration,
     parse_interval,
     parse_media_type,
@@ -273,7 +274,7 @@ _LOCATION_LISTER_KEYS = (
 _LOCATION_KEYS = (
     Key("registry", parse_registry, required=True),
     Key("auth", parse_auth),
-    Key("auth-refresh", parse_refresh),
+    Key("auth-refresh", parse_auth_refresh),
     Key("skip-tls-verify", boolean, default=False),
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
