@@ -228,7 +228,7 @@ def test_a_probe_that_never_answers_fails_within_its_timings() -> None:
     started = time.monotonic()
     with pytest.raises(ProbeFailed, match="livenessProbe"):
         probe.wait_ok(started)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # gave up at its budget (1 s), did not hang
 
 
 # (b) and (c) -------------------------------------------------------------------------------
