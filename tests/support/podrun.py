@@ -190,7 +190,8 @@ def pod_run(
     objects: Sequence[Obj],
     workdir: Path,
 ) -> PodRun:
-    """``docker run`` arguments (after ``run``, image and command included) for one container.
+    """How to run one container: its ``docker run`` arguments (after ``run``, image and
+    command included), and where its endpoint and probes answer if it listens.
 
     *objects* are the rendered objects plus the Secrets the manifests reference; files for
     volumes and the env file go to *workdir*.
