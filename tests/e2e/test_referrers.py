@@ -116,9 +116,19 @@ def test_signed_multi_arch_image_with_its_referrers(
     target = RawRegistry(target_registry.url)
     src = RawRegistry(source.url)
 
-    first = run(config)
+    report = tmp_path / "run.json"
+    first = run(config, f"-report={report}")
     assert first.returncode == 0, first.stderr
-    assert "task signed: 3 copied, 0 skipped, 0 failed" in first.stderr
+    # the three referrers and cosign's signature tag, counted with their image
+    assert "task signed: 3 copied, 0 skipped, 0 failed, 4 referrers copied, " in first.stderr
+    doc = json.loads(report.read_text())
+    assert doc["tasks"][0]["referrers"] == 4
+    by_target = {entry["target"]: entry["referrers"] for entry in doc["images"]}
+    assert by_target == {
+        f"{target_registry.host}/{MIRROR}:m1": 4,
+        f"{target_registry.host}/mirror/demo/app:v1": 0,
+        f"{target_registry.host}/mirror/demo/app:v2": 0,
+    }
     for item in (signed.index_sig, signed.sbom, signed.sbom_sig):
         _at_target(target_registry, item)
     # the target's fallback indexes list exactly the source's referrers (the same bytes)
@@ -138,7 +148,7 @@ def test_signed_multi_arch_image_with_its_referrers(
     target_registry.clear_requests()
     second = run(config)
     assert second.returncode == 0, second.stderr
-    assert "task signed: 0 copied, 3 skipped, 0 failed" in second.stderr
+    assert "task signed: 0 copied, 3 skipped, 0 failed, 0 B moved" in second.stderr
     src_log, dst_log = source.requests(), target_registry.requests()
     assert count(dst_log, method="PUT") == 0
     assert count(dst_log, method="POST") == 0
@@ -155,9 +165,12 @@ def test_signed_multi_arch_image_with_its_referrers(
     added = notation_signature(subject_of(signed.index, src.get(REPO, "m1") or b"", OCI_INDEX))
     src.push_artifact(REPO, added)
     src.push_index(REPO, fallback_tag(signed.index), referrers_index([signed.index_sig, added]))
-    third = run(config)
+    third = run(config, f"-report={report}")
     assert third.returncode == 0, third.stderr
-    assert "task signed: 0 copied, 3 skipped, 0 failed" in third.stderr
+    assert "task signed: 0 copied, 3 skipped, 0 failed, 1 referrer copied, " in third.stderr
+    doc = json.loads(report.read_text())
+    assert doc["tasks"][0]["referrers"] == 1
+    assert [e["referrers"] for e in doc["images"] if e["target"].endswith(":m1")] == [1]
     _at_target(target_registry, added)
     assert target.listed(MIRROR, signed.index) == [signed.index_sig.digest, added.digest]
 

@@ -62,7 +62,8 @@ def shard_info(registry: CollectorRegistry, index: int, count: int) -> None:
 
 
 class TaskMetrics(Listener):
-    """`dregsy_task_*`, `dregsy_images_total` and `dregsy_bytes_copied_total`."""
+    """`dregsy_task_*`, `dregsy_images_total`, `dregsy_bytes_copied_total` and
+    `dregsy_referrers_copied_total`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.runs = Counter(
@@ -81,6 +82,13 @@ class TaskMetrics(Listener):
         self.bytes = Counter(
             "dregsy_bytes_copied",
             "Bytes of blobs copied to the target.",
+            ["task"],
+            registry=registry,
+        )
+        self.referrers = Counter(
+            "dregsy_referrers_copied",
+            "Referrer manifests (signatures, SBOMs, attestations) and cosign tags copied "
+            "with images, unchanged images included.",
             ["task"],
             registry=registry,
         )
@@ -112,12 +120,15 @@ class TaskMetrics(Listener):
             for image_result in ImageOutcome:
                 self.images.labels(task.label, image_result)
             self.bytes.labels(task.label)
+            self.referrers.labels(task.label)
             self.duration.labels(task.label)
 
     def image_done(self, result: ImageResult) -> None:
         self.images.labels(result.task, result.outcome).inc()
         if result.bytes:
             self.bytes.labels(result.task).inc(result.bytes)
+        if result.referrers:
+            self.referrers.labels(result.task).inc(result.referrers)
 
     def run_finished(self, run: TaskRun) -> None:
         self.runs.labels(run.task, run.outcome).inc()

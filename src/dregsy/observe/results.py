@@ -33,7 +33,9 @@ class ImageResult:
     the mapping's repositories instead. `source_digest` is what the source tag points at,
     `target_digest` what the target tag holds after the run (None when unknown: not yet
     checked, or a relay that rewrites manifests pushed it). `reason` is why it was copied or
-    skipped (`not at target`, `unchanged`, ...); `error` why it failed.
+    skipped (`not at target`, `unchanged`, ...); `error` why it failed. `referrers`: referrer
+    manifests and cosign tags copied with it (signatures are often added to an image that
+    did not change, so a skipped image may have some; `bytes` counts their blobs too).
     """
 
     task: str
@@ -46,6 +48,7 @@ class ImageResult:
     error: str | None = None
     bytes: int = 0
     seconds: float = 0.0
+    referrers: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -58,6 +61,7 @@ class ImageResult:
             "reason": self.reason or None,
             "error": self.error,
             "bytes": self.bytes,
+            "referrers": self.referrers,
             "seconds": round(self.seconds, 3),
         }
 
@@ -90,6 +94,10 @@ class TaskRun:
         return sum(image.bytes for image in self.images)
 
     @property
+    def referrers(self) -> int:
+        return sum(image.referrers for image in self.images)
+
+    @property
     def outcome(self) -> RunOutcome:
         failed = any(image.outcome is ImageOutcome.FAILED for image in self.images)
         return RunOutcome.FAILURE if failed else RunOutcome.SUCCESS
@@ -109,6 +117,7 @@ class TaskRun:
             "skipped": self.count(ImageOutcome.SKIPPED),
             "failed": self.count(ImageOutcome.FAILED),
             "bytes": self.bytes,
+            "referrers": self.referrers,
             "shard": self.shard,
             "repositories": self.repositories,
             "repositories_found": self.repositories_found,

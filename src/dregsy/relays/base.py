@@ -46,6 +46,7 @@ class CopyOutcome:
 
     bytes: int = 0
     blobs: int = 0
+    referrers: int = 0  # referrer manifests and cosign tags copied with it
 
 
 class Relay(Protocol):

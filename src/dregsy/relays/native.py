@@ -42,18 +42,26 @@ class NativeRelay(Relay):
     async def copy(self, job: ImageJob, run: object) -> CopyOutcome:
         copier = self._copier(job, run)
         pushed = await copier.copy(job.source, job.target, job.digest, job.manifest)
+        copied = 0
         if job.referrers.enabled:
             referrers = self._referrer_copier(job, copier, run)
             await referrers.after_copy(
                 job.source.repository, job.target.repository, pushed.manifest
             )
-        return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
+            copied = referrers.copied
+        return CopyOutcome(
+            bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed, referrers=copied
+        )
 
     async def copy_referrers(self, job: ImageJob, run: object) -> CopyOutcome:
         copier = self._copier(job, run)
         referrers = self._referrer_copier(job, copier, run)
         await referrers.after_skip(job.source.repository, job.target.repository, job.digest)
-        return CopyOutcome(bytes=copier.stats.bytes, blobs=copier.stats.blobs_streamed)
+        return CopyOutcome(
+            bytes=copier.stats.bytes,
+            blobs=copier.stats.blobs_streamed,
+            referrers=referrers.copied,
+        )
 
     def _copier(self, job: ImageJob, run: object) -> ImageCopier:
         assert isinstance(run, Transfers)

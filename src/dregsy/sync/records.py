@@ -53,6 +53,7 @@ def image_result(
     error: str | None = None,
     size: int = 0,
     seconds: float = 0.0,
+    referrers: int = 0,
 ) -> ImageResult:
     return ImageResult(
         task=task.label,
@@ -65,6 +66,7 @@ def image_result(
         error=error,
         bytes=size,
         seconds=seconds,
+        referrers=referrers,
     )
 
 

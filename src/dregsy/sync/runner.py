@@ -32,7 +32,7 @@ from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.tags import MAX_TAGS
-from dregsy.relays.base import ImageJob, Relay
+from dregsy.relays.base import CopyOutcome, ImageJob, Relay
 from dregsy.shard import Shard, Share
 from dregsy.sync.decide import Decider, Decision
 from dregsy.sync.expand import (
@@ -246,13 +246,13 @@ class TaskRunner:
                     on_bytes=progress.moved if progress else None,
                 )
                 if decision.action is TagAction.SKIP:
-                    size = 0
+                    moved = CopyOutcome()
                     if job.referrers.enabled:
                         # Signatures are often added to images that did not change.
-                        size = (await self._relay.copy_referrers(job, run_state)).bytes
+                        moved = await self._relay.copy_referrers(job, run_state)
                         if progress is not None:
-                            progress.settle(size)
-                    self._decided(task, pair, decision, stats, started, size)
+                            progress.settle(moved.bytes)
+                    self._decided(task, pair, decision, stats, started, moved)
                     return False
                 if source.pull_quota is not None:
                     source.pull_quota.check()  # every relay pulls the manifest to copy it
@@ -300,6 +300,7 @@ class TaskRunner:
                     reason=decision.reason,
                     size=outcome.bytes,
                     seconds=time.monotonic() - started,
+                    referrers=outcome.referrers,
                 )
             )
             log.info(
@@ -318,10 +319,10 @@ class TaskRunner:
         decision: Decision,
         stats: RunStats,
         started: float,
-        size: int = 0,
+        referrers: CopyOutcome | None = None,
     ) -> None:
-        """Record an image that needs no copy (`size`: bytes of referrers that did), or (dry
-        run) what its copy would be."""
+        """Record an image that needs no copy (`referrers`: what its referrers' copy moved),
+        or (dry run) what its copy would be."""
         skip = decision.action is TagAction.SKIP
         target_digest = decision.target_digest
         if skip and self._relay.preserves_digests:
@@ -334,8 +335,9 @@ class TaskRunner:
                 source_digest=decision.digest if self._dry_run else decision.source_digest,
                 target_digest=target_digest,
                 reason=decision.reason,
-                size=size,
+                size=referrers.bytes if referrers else 0,
                 seconds=time.monotonic() - started,
+                referrers=referrers.referrers if referrers else 0,
             )
         )
         if skip and not self._dry_run:

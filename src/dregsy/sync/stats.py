@@ -22,6 +22,7 @@ class RunStats:
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
+    referrers: int = 0  # referrer manifests and cosign tags copied
     duration: float = 0.0
     repositories: int | None = None  # source repositories synced (this shard's)
     repositories_found: int | None = None  # of those the mappings found
@@ -32,6 +33,7 @@ class RunStats:
     def record(self, result: ImageResult) -> None:
         self.results.append(result)
         self.bytes += result.bytes  # a skipped image's referrers may have moved some
+        self.referrers += result.referrers
         if result.outcome is ImageOutcome.COPIED:
             self.copied += 1
         elif result.outcome is ImageOutcome.SKIPPED:
@@ -44,9 +46,11 @@ class RunStats:
             self.listener.image_done(result)
 
     def summary(self) -> str:
+        plural = "s" if self.referrers > 1 else ""
+        referrers = f"{self.referrers} referrer{plural} copied, " if self.referrers else ""
         return (
             f"{self.copied} copied, {self.skipped} skipped, {self.failed} failed, "
-            f"{human_bytes(self.bytes)} moved in {self.duration:.2f} s"
+            f"{referrers}{human_bytes(self.bytes)} moved in {self.duration:.2f} s"
         )
 
 

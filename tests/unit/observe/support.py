@@ -21,7 +21,13 @@ def task(name: str, interval: float = 0) -> Task:
 
 
 def image(
-    task_name: str, tag: str, outcome: ImageOutcome, *, size: int = 0, error: str | None = None
+    task_name: str,
+    tag: str,
+    outcome: ImageOutcome,
+    *,
+    size: int = 0,
+    error: str | None = None,
+    referrers: int = 0,
 ) -> ImageResult:
     digest = "sha256:" + tag.encode().hex().ljust(64, "0")
     return ImageResult(
@@ -35,6 +41,7 @@ def image(
         error=error,
         bytes=size,
         seconds=0.25,
+        referrers=referrers,
     )
 
 

@@ -44,14 +44,14 @@ def test_counts_runs_images_bytes_and_times() -> None:
     first = run(
         "a",
         image("a", "v1", ImageOutcome.COPIED, size=100),
-        image("a", "v2", ImageOutcome.SKIPPED),
+        image("a", "v2", ImageOutcome.SKIPPED, referrers=2),
         image("a", "v3", ImageOutcome.FAILED, error="boom"),
     )
     for result in first.images:
         events.image_done(result)
     events.run_finished(first)
     events.next_run("a", 5000.0)
-    second = run("a", image("a", "v1", ImageOutcome.COPIED, size=50), started=2000.0)
+    second = run("a", image("a", "v1", ImageOutcome.COPIED, size=50, referrers=1), started=2000.0)
     for result in second.images:
         events.image_done(result)
     events.run_finished(second)
@@ -64,6 +64,7 @@ def test_counts_runs_images_bytes_and_times() -> None:
     assert value("dregsy_images_total", task="a", result="skipped") == 1
     assert value("dregsy_images_total", task="a", result="failed") == 1
     assert value("dregsy_bytes_copied_total", task="a") == 150
+    assert value("dregsy_referrers_copied_total", task="a") == 3
     assert value("dregsy_task_runs_total", task="a", result="failure") == 1
     assert value("dregsy_task_runs_total", task="a", result="success") == 1
     assert value("dregsy_task_duration_seconds_count", task="a") == 2
@@ -73,6 +74,7 @@ def test_counts_runs_images_bytes_and_times() -> None:
     # b never ran: its counters exist at 0, it has no times
     assert value("dregsy_task_runs_total", task="b", result="success") == 0
     assert value("dregsy_images_total", task="b", result="failed") == 0
+    assert value("dregsy_referrers_copied_total", task="b") == 0
     assert value("dregsy_task_last_success_timestamp_seconds", task="b") is None
     # the process metrics come from the client library
     assert value("process_cpu_seconds_total") is not None

@@ -36,6 +36,7 @@ def test_report_holds_the_latest_run_of_every_task(tmp_path: Path) -> None:
         "reason",
         "error",
         "bytes",
+        "referrers",
         "seconds",
     }
     assert entry["error"] == "denied"
