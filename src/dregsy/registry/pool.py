@@ -16,7 +16,7 @@ import httpx
 from dregsy import __version__
 from dregsy.reference import Registry
 from dregsy.registry.backoff import RegistryPauses
-from dregsy.registry.http11 import Http11Transport
+from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.tls import host_material, ssl_context
@@ -98,7 +98,7 @@ class HttpPool:
 
             def transport(proxy: str | None) -> httpx.AsyncBaseTransport:
                 if proxy is None:
-                    return Http11Transport(tls=context, max_connections=cap)
+                    return AiohttpTransport(tls=context, max_connections=cap)
                 # Proxies (and CONNECT tunnels) are rare enough for httpx's own transport.
                 verify: ssl.SSLContext | bool = context or False
                 return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
