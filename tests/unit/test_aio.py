@@ -310,7 +310,7 @@ async def test_stray_bytes_after_a_response_are_an_error_and_retire_the_connecti
         return True
 
     async with serving(sloppy) as server, client() as http:
-        with pytest.raises(httpx.RemoteProtocolError, match="not HTTP/1.1") as info:
+        with pytest.raises(httpx.RemoteProtocolError, match=r"not HTTP/1\.1") as info:
             await http.head(server.url)
         assert "stray" not in str(info.value)  # the server's bytes are not quoted
         assert (await http.head(server.url)).status_code == 200

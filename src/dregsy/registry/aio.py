@@ -27,6 +27,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from dregsy.errors import DregsyError
+
 KEEPALIVE = 30.0  # seconds an idle connection is kept
 HAPPY_EYEBALLS = 0.25  # seconds before the next address (IPv6 then IPv4) is tried too
 LARGE_BYTES = 1024 * 1024  # aiohttp warns of bytes bodies this large (they block the loop)
@@ -34,12 +36,15 @@ _DROPPED = frozenset({"transfer-encoding", "host"})  # aiohttp sets them itself
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """Plain HTTP, or TLS with the context `tls`, to any origin; at most `max_connections`
-    connections open at once (a request waits for one)."""
+    """Plain HTTP, or TLS with the context `tls`, to any origin, directly or through
+    `proxy`; at most `max_connections` connections open at once (a request waits for one)."""
 
-    def __init__(self, *, tls: ssl.SSLContext | None, max_connections: int) -> None:
+    def __init__(
+        self, *, tls: ssl.SSLContext | None, max_connections: int, proxy: str | None = None
+    ) -> None:
         self._tls = tls
         self._cap = max_connections
+        self._proxy = proxy  # an http(s) proxy URL; HTTPS goes through it as a CONNECT tunnel
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -70,12 +75,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if k.lower().decode("latin-1") not in _DROPPED
         ]
         data: bytes | io.BytesIO | AsyncIterator[bytes] | None
+        source = _Source(request)
         if isinstance(request.stream, httpx.ByteStream):
             data = request.content or None
             if data is not None and len(data) >= LARGE_BYTES:
                 data = io.BytesIO(data)  # aiohttp writes large bytes in pieces from a file
         else:
-            data = _chunks(request)
+            data = source.chunks()
         try:
             response = await self._session.request(
                 request.method,
@@ -83,25 +89,31 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=data,
                 allow_redirects=False,
+                proxy=self._proxy,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     sock_connect=timeouts.get("connect"),
                     sock_read=timeouts.get("read"),
                 ),
             )
+        except (aiohttp.ClientError, TimeoutError) as exc:  # a certificate error is a ValueError
+            if source.error is not None:
+                raise source.error from None  # the body's own source failed: that is the news
+            _fail(exc, request, started=False)
         except ValueError:
             # aiohttp's message may quote the offending header value: a credential, maybe.
             raise httpx.LocalProtocolError(
                 "the request has a header, target or body length that HTTP/1.1 cannot carry",
                 request=request,
             ) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            _fail(exc, request, started=False)
         return httpx.Response(
             response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
             stream=_Body(response, request),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("ascii", "replace")},
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("ascii", "replace"),
+            },
         )
 
     async def aclose(self) -> None:
@@ -110,10 +122,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-async def _chunks(request: httpx.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream:  # type: ignore[union-attr]
-        if chunk:
-            yield chunk
+class _Source:
+    """A streamed request body; an error of its own source is kept to be raised as it is
+    (aiohttp would report it as a failure to send)."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self.error: BaseException | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._request.stream:  # type: ignore[union-attr]
+                if chunk:
+                    yield chunk
+        except (DregsyError, httpx.HTTPError, OSError) as exc:  # a download feeding an upload
+            self.error = exc
+            raise
 
 
 class _Body(httpx.AsyncByteStream):
@@ -164,7 +188,10 @@ def _fail(exc: BaseException, request: httpx.Request, *, started: bool) -> NoRet
         kind = httpx.RemoteProtocolError
         text = f"the server's response is not HTTP/1.1 as we know it (HTTP {exc.status})"
     elif isinstance(exc, aiohttp.ClientOSError):
+        # aiohttp's text names the connection's key, proxy credentials included: not shown.
         kind = httpx.ReadError if started else httpx.WriteError
+        cause = exc.strerror or type(exc.__cause__ or exc).__name__
+        text = f"the connection broke while {'reading' if started else 'sending'}: {cause}"
     else:
         kind = httpx.ReadError
     raise kind(text, request=request) from exc
