@@ -19,6 +19,7 @@ import http.client
 import json
 import shutil
 import socket
+import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +49,23 @@ class _UnixConnection(http.client.HTTPConnection):
             sock.close()
             raise
         self.sock = sock
+
+
+def _mounts_under(root: Path) -> list[Path]:
+    """Mount points below *root*, deepest first (from ``/proc/self/mountinfo``)."""
+    found: list[Path] = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            # octal escapes (\040 for a space) as the kernel writes them
+            mount_point = Path(fields[4].encode().decode("unicode_escape"))
+            if mount_point.is_relative_to(root) and mount_point != root:
+                found.append(mount_point)
+    return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 
 def _free_port() -> int:
@@ -117,11 +135,17 @@ class DockerDaemon:
         return self
 
     def stop(self) -> None:
-        """SIGTERM, wait (~2 s), then remove the exec root."""
+        """SIGTERM, wait (~2 s), then unmount what is left in the exec root and remove it.
+
+        Containers with ``--network host`` leave ``<exec root>/netns/default`` mounted (an
+        nsfs bind mount) after the daemon exits; it is unmounted before the removal.
+        """
         if self._process is not None:
             self._process.stop(timeout=STOP_TIMEOUT)
             self._process = None
         if self._exec_root is not None:
+            for mount_point in _mounts_under(self._exec_root):
+                subprocess.run(["umount", str(mount_point)], check=False, capture_output=True)
             shutil.rmtree(self._exec_root, ignore_errors=True)
             self._exec_root = None
 
