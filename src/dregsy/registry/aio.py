@@ -108,7 +108,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ) from None
         return httpx.Response(
             response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            headers=list(response.raw_headers),  # bytes pairs: httpx takes them as they are
             stream=_Body(response, request),
             extensions={
                 "http_version": b"HTTP/1.1",
