@@ -329,7 +329,7 @@ async def test_a_response_still_open_at_close_is_not_pooled() -> None:
 
 
 async def test_a_header_value_http_cannot_carry_is_refused_without_quoting_it() -> None:
-    """h11 quotes the offending value in its error; a token may be that value (issue 16)."""
+    """An HTTP library's error may quote the offending value: maybe a token (issue 16)."""
     secret = "tok-SECRET"
     async with serving(ok) as server, client() as http:
         with pytest.raises(httpx.LocalProtocolError) as info:
