@@ -1,6 +1,7 @@
 """Runs the workloads with each tool, alternating, and prints medians and ratios.
 
-`python -m bench.main [--workloads W1,W2,W4,W3,W5] [--runs 3] [--tools ...] [--rtt-ms 20]`
+`python -m bench.main [--workloads W1,W2,W4,W3,W5] [--runs 3] [--tools ...] [--rtt-ms 20]`;
+`--workloads W2S` measures sharding (bench/shards.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.support.accesslog import count
 from tests.support.dockerd import DockerDaemon
 from tests.support.registry import RegistryFactory, RegistryServer
 
-from bench import workloads
+from bench import shards, workloads
 from bench.latency import LatencyProxy, delayed
 from bench.tools import TOOLS, Command, Setup
 
@@ -286,6 +287,9 @@ def main() -> int:
             daemon = DockerDaemon(work / "docker").start()
         try:
             for name in args.workloads.split(","):
+                if name == "W2S":
+                    print(shards.table(shards.run_w2s(args.runs, factory, work)), flush=True)
+                    continue
                 # W3's layer is not a tar (no daemon unpacks it); W2 through a daemon would
                 # take an hour, and one skopeo process per tag a quarter of one; so would W5.
                 relays = ("dregsy-docker", "dregsy-skopeo")

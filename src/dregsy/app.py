@@ -45,6 +45,7 @@ from dregsy.relays.base import Relay
 from dregsy.relays.capabilities import capability_problems
 from dregsy.relays.native import NativeRelay
 from dregsy.scheduler import run_schedule
+from dregsy.shard import Shard
 from dregsy.sync.runner import TaskRunner
 from dregsy.watch import Fingerprint, fingerprint, watch_file
 
@@ -112,8 +113,10 @@ class App:
         now: Callable[[], float] = time.time,
         report: Path | None = None,
         listeners: Sequence[Listener] = (),
+        shard: Shard | None = None,
     ) -> None:
         self._config_path = config_path
+        self._shard = shard  # None: every repository; kept across reloads
         self._clock = clock or SystemClock()
         self._stop_grace = stop_grace
         self._hub_endpoints = hub_endpoints or HubEndpoints.from_environ(os.environ)
@@ -122,12 +125,15 @@ class App:
         # Registry requests and pull quotas, for the whole process (survives reloads).
         self.traffic = RegistryTraffic()
         self._loaded: Fingerprint | None = None  # the config file as it was read (watch)
-        self.board = StatusBoard(version=__version__, now=now)
+        shard_text = str(shard) if shard is not None else None
+        self.board = StatusBoard(version=__version__, now=now, shard=shard_text)
         self._listeners: list[Listener] = [self.board]
         if report is not None:
             from dregsy.observe.report import ReportWriter
 
-            self._listeners.append(ReportWriter(report, version=__version__, now=now))
+            self._listeners.append(
+                ReportWriter(report, version=__version__, now=now, shard=shard_text)
+            )
         self._listeners.extend(listeners)
 
     @property
@@ -168,6 +174,8 @@ class App:
 
         registry = metrics.new_registry()
         self._listeners.append(metrics.TaskMetrics(registry))
+        if self._shard is not None:
+            metrics.shard_info(registry, self._shard.index, self._shard.count)
         registry.register(metrics.TrafficCollector(self.traffic))
         return await web.start(listen, self.board, registry)
 
@@ -221,6 +229,7 @@ class App:
             clock=self._clock,
             max_tags=config.max_tags,
             dry_run=dry_run,
+            shard=self._shard,
         )
         return _Parts(pool, relay, runner)
 
@@ -250,7 +259,17 @@ class App:
                 raise
             finally:
                 current_task.reset(token)
-            events.run_finished(TaskRun(task.name, started, self._now(), tuple(stats.results)))
+            events.run_finished(
+                TaskRun(
+                    task.name,
+                    started,
+                    self._now(),
+                    tuple(stats.results),
+                    shard=str(self._shard) if self._shard is not None else None,
+                    repositories=stats.repositories,
+                    repositories_found=stats.repositories_found,
+                )
+            )
 
         def on_wait(task: Task, seconds: float | None) -> None:
             events.next_run(task.name, None if seconds is None else self._now() + seconds)

@@ -1,7 +1,10 @@
 """The command line: dregsy's Go-style flags, exit codes, signals and logging setup.
 
-    dregsy -config=FILE [-run=REGEX] [-listen=ADDR] [-report=FILE] [-dry-run]
+    dregsy -config=FILE [-run=REGEX] [-listen=ADDR] [-report=FILE] [-dry-run] [-shard=I/N]
     (also --config FILE, --run REGEX, ...)
+
+The shard may also come from the environment (`dregsy.shard`): DREGSY_SHARD=I/N, or
+DREGSY_SHARDS=N with JOB_COMPLETION_INDEX or the host name's ordinal.
 
 Exit status: 0 every sync succeeded; 1 a sync failed at some point; 2 usage or config error.
 """
@@ -14,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +31,7 @@ from dregsy.errors import ConfigError, EndpointError, RelayUnavailableError
 from dregsy.logsetup import configure
 from dregsy.observe.address import AddressError, ListenAddress, parse_listen
 from dregsy.observe.events import Listener
+from dregsy.shard import Shard, ShardError, shard_from
 from dregsy.threads import DaemonThreadExecutor
 
 log = logging.getLogger("dregsy")
@@ -62,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="say what a run would copy and why, reading only; then exit",
+    )
+    parser.add_argument(
+        "-shard",
+        "--shard",
+        metavar="I/N",
+        help="sync only shard I of N (0 <= I < N) of the (task, repository) work units",
     )
     parser.add_argument("-version", "--version", action="version", version=f"dregsy {__version__}")
     parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
@@ -126,7 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         return _usage_error(problem)
     path = Path(args.config)
-    for warning in configure(os.environ):
+    try:
+        shard = shard_from(
+            args.shard, os.environ, os.environ.get("HOSTNAME") or socket.gethostname()
+        )
+    except ShardError as exc:
+        print(f"dregsy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in configure(os.environ, shard=str(shard) if shard is not None else None):
         log.warning("%s", warning)
     try:
         config = _load(path, args.run)
@@ -134,18 +152,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(path, exc)
         return EXIT_USAGE
     log.info(
-        "dregsy %s: %d task(s) from %s, %s relay",
+        "dregsy %s: %d task(s) from %s, %s relay%s",
         __version__,
         len(config.tasks),
         path,
         config.relay,
+        f", shard {shard}" if shard is not None else "",
     )
     listen = parse_listen(args.listen) if args.listen is not None else config.listen
     report = Path(args.report) if args.report is not None else None
     try:
         if args.dry_run:
-            return asyncio.run(_dry_run(config, path))
-        return asyncio.run(_serve(config, path, args.run, listen, report))
+            return asyncio.run(_dry_run(config, path, shard))
+        return asyncio.run(_serve(config, path, args.run, listen, report, shard))
     except EndpointError as exc:  # nothing synced yet
         print(f"dregsy: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -173,6 +192,7 @@ async def _serve(
     run_filter: str | None,
     listen: ListenAddress | None,
     report: Path | None,
+    shard: Shard | None,
 ) -> int:
     signals = Signals()
     loop = asyncio.get_running_loop()
@@ -180,20 +200,20 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_stop, signals, sig)
     loop.add_signal_handler(signal.SIGHUP, _on_reload, signals)
-    app = App(config_path=path, report=report, listeners=_progress(config))
+    app = App(config_path=path, report=report, listeners=_progress(config), shard=shard)
     status = await app.serve(config, lambda: _load(path, run_filter), signals, listen)
     log.info("dregsy finished: %s", "a sync failed" if status else "all syncs succeeded")
     return status
 
 
-async def _dry_run(config: Config, path: Path) -> int:
+async def _dry_run(config: Config, path: Path, shard: Shard | None) -> int:
     """Every selected image once, reading only: a table on a terminal, else log lines."""
     from dregsy.observe.dryrun import DryRunOutput
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(DaemonThreadExecutor())
     output = DryRunOutput(sys.stdout, table=sys.stdout.isatty())
-    status = await App(config_path=path, listeners=[output]).dry_run(config)
+    status = await App(config_path=path, listeners=[output], shard=shard).dry_run(config)
     output.finish()
     return status
 

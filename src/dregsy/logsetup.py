@@ -31,8 +31,13 @@ _LEVELS = {
 
 
 class _TaskFilter(logging.Filter):
+    def __init__(self, shard: str | None = None) -> None:
+        super().__init__()
+        self._shard = shard
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.task = current_task.get()
+        record.shard = self._shard
         return True
 
 
@@ -70,6 +75,9 @@ class JsonFormatter(logging.Formatter):
         task = getattr(record, "task", None)
         if task:
             doc["task"] = task
+        shard = getattr(record, "shard", None)
+        if shard:
+            doc["shard"] = shard
         if record.exc_info:
             doc["error"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)
@@ -91,9 +99,12 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def configure(env: Mapping[str, str], stream: TextIO | None = None) -> list[str]:
+def configure(
+    env: Mapping[str, str], stream: TextIO | None = None, *, shard: str | None = None
+) -> list[str]:
     """Set up the `dregsy` logger from the environment (on stderr unless `stream` is
-    given); returns warnings to log."""
+    given); returns warnings to log. With a `shard` (`2/4`), every JSON line carries it
+    as `shard`."""
     warnings: list[str] = []
     level = parse_level(env.get("LOG_LEVEL"))
     if level is None:
@@ -103,7 +114,7 @@ def configure(env: Mapping[str, str], stream: TextIO | None = None) -> list[str]
     handler: logging.StreamHandler[TextIO] = logging.StreamHandler(
         stream if stream is not None else _Stderr()  # type: ignore[arg-type]
     )
-    handler.addFilter(_TaskFilter())
+    handler.addFilter(_TaskFilter(shard))
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if fmt not in ("json", "text", ""):
         warnings.append(f"unknown LOG_FORMAT {fmt!r}, using text")

@@ -15,7 +15,13 @@ from dregsy.registry.client import PULL
 from dregsy.selection.filters import TagRef
 from dregsy.selection.paths import RepoRule, Rewrite, SourcePattern
 from dregsy.selection.tagset import TagSelection
-from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
+from dregsy.sync.expand import (
+    RepoPair,
+    UnmappableRepository,
+    references,
+    repository_pairs,
+    tag_refs,
+)
 from tests.support.fake_registry import FakeNetwork, FakeRegistry, fake_client
 
 SOURCE = Location(parse_registry("src.test"))
@@ -128,3 +134,14 @@ async def test_referrer_tags_travel_with_their_images(
     pair = RepoPair(SOURCE.registry.repository("demo/app"), TARGET.registry.repository("m"))
     refs = await tag_refs(client, pair, Mapping("demo/app", "m", referrers=referrers))
     assert sorted(str(ref.tag) for ref in refs) == sorted(expected)
+
+
+async def test_an_unmappable_repository_is_keyed_like_a_pair() -> None:
+    """Its shard key is the source path as a RepoPair has it (Docker Hub's library/)."""
+    hub = Location(parse_registry("docker.io"))
+    rule = RepoRule(SourcePattern.parse("regex:.*"), Rewrite.parse("regex:^/(.*),/M$1"))
+    mapping = Mapping("regex:.*", "regex:...", repos=rule)
+    found = await repository_pairs(Task("t", hub, TARGET, (mapping,)), mapping, _lists(["nginx"]))
+    (error,) = found
+    assert isinstance(error, UnmappableRepository)
+    assert error.path == "library/nginx"

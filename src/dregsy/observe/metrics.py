@@ -16,6 +16,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     PlatformCollector,
     ProcessCollector,
 )
@@ -48,6 +49,16 @@ def new_registry() -> CollectorRegistry:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+def shard_info(registry: CollectorRegistry, index: int, count: int) -> None:
+    """`dregsy_shard_info{index="2",count="4"} 1`: which shard this process syncs."""
+    info = Info(
+        "dregsy_shard",
+        "The shard of the (task, repository) work units this process syncs (-shard=I/N).",
+        registry=registry,
+    )
+    info.info({"index": str(index), "count": str(count)})
 
 
 class TaskMetrics(Listener):

@@ -55,6 +55,7 @@ def render(board: StatusBoard) -> str:
     summary = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
     if failing:
         summary += f", <span class=n-failed>{failing} failing</span>"
+    shard = f"<span>shard {escape(board.shard)}</span>" if board.shard else ""
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
@@ -62,7 +63,7 @@ def render(board: StatusBoard) -> str:
         f"<title>dregsy: {summary if not failing else f'{failing} failing'}</title>"
         f"<style>{_CSS}</style></head><body>"
         f"<header><h1>dregsy</h1><span class=muted>{escape(board.version)}</span>"
-        f"<span>{summary}</span>"
+        f"<span>{summary}</span>{shard}"
         f"<span class=muted>updated {escape(iso(now) or '')}; refreshes every {REFRESH_SECONDS} s"
         " &middot; <a href=api/status>JSON</a> &middot; <a href=metrics>metrics</a></span>"
         f"</header><main>{body}</main></body></html>\n"
@@ -93,6 +94,14 @@ def _task(state: TaskState, now: float) -> str:
             )
         )
         rows.append(("Result", _counts(state)))
+        if last.shard is not None:
+            rows.append(
+                (
+                    "Shard",
+                    f"{escape(last.shard)}: {last.repositories} of "
+                    f"{last.repositories_found} repositories",
+                )
+            )
     rows.append(("Last success", _time(state.last_success, now) if state.last_success else "never"))
     if state.next_run is not None:
         rows.append(("Next run", _time(state.next_run, now)))

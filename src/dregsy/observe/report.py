@@ -28,9 +28,12 @@ FORMAT_VERSION = 1
 class ReportWriter(Listener):
     """Writes the report at `path` after each run; `now`: seconds since the epoch."""
 
-    def __init__(self, path: Path, *, version: str, now: Callable[[], float]) -> None:
+    def __init__(
+        self, path: Path, *, version: str, now: Callable[[], float], shard: str | None = None
+    ) -> None:
         self.path = path
         self._version = version
+        self._shard = shard  # `2/4` in a sharded process
         self._now = now
         self._order: list[str] = []
         self._runs: dict[str, TaskRun] = {}
@@ -52,6 +55,7 @@ class ReportWriter(Listener):
             "format": FORMAT_VERSION,
             "dregsy": self._version,
             "generated": iso(self._now()),
+            "shard": self._shard,
             "tasks": [run.summary_json() for run in runs],
             "images": [image.as_json() for run in runs for image in run.images],
         }

@@ -64,12 +64,19 @@ class ImageResult:
 
 @dataclass(frozen=True, slots=True)
 class TaskRun:
-    """One finished run of a task; times are seconds since the epoch."""
+    """One finished run of a task; times are seconds since the epoch.
+
+    `repositories` and `repositories_found`: the source repositories this process synced,
+    of those the task's mappings found (fewer in a shard, `shard` = `2/4`; else the same).
+    """
 
     task: str
     started: float
     finished: float
     images: tuple[ImageResult, ...]
+    shard: str | None = None
+    repositories: int | None = None
+    repositories_found: int | None = None
 
     @property
     def duration(self) -> float:
@@ -102,6 +109,9 @@ class TaskRun:
             "skipped": self.count(ImageOutcome.SKIPPED),
             "failed": self.count(ImageOutcome.FAILED),
             "bytes": self.bytes,
+            "shard": self.shard,
+            "repositories": self.repositories,
+            "repositories_found": self.repositories_found,
         }
 
 

@@ -68,8 +68,9 @@ def _failure_json(result: ImageResult) -> dict[str, object]:
 class StatusBoard(Listener):
     """The latest state of every task; `now` gives seconds since the epoch."""
 
-    def __init__(self, *, version: str, now: Callable[[], float]) -> None:
+    def __init__(self, *, version: str, now: Callable[[], float], shard: str | None = None) -> None:
         self.version = version
+        self.shard = shard  # `2/4` in a sharded process
         self._now = now
         self.started = now()
         self.ready = False
@@ -133,6 +134,7 @@ class StatusBoard(Listener):
         return {
             "version": self.version,
             "ready": self.ready,
+            "shard": self.shard,
             "started": iso(self.started),
             "now": iso(self._now()),
             "tasks": [state.as_json() for state in self.tasks.values()],

@@ -25,6 +25,15 @@ from dregsy.selection.tagset import EVERY_TAG
 log = logging.getLogger(__name__)
 
 
+class UnmappableRepository(DregsyError):
+    """A listed repository whose target path does not parse (it fails alone); `path` is
+    the source repository's (normalised, as in `RepoPair.source.path`, when it parses)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 @dataclass(frozen=True, slots=True)
 class RepoPair:
     """One source repository and where it goes."""
@@ -35,7 +44,7 @@ class RepoPair:
 
 async def repository_pairs(
     task: Task, mapping: Mapping, lists: RepositoryLists | None
-) -> list[RepoPair | DregsyError]:
+) -> list[RepoPair | UnmappableRepository]:
     """The mapping's repository pairs; a listed repository whose target path does not
     parse is an error in the list (it fails alone); a failed listing raises."""
     rule = mapping.repos
@@ -45,18 +54,20 @@ async def repository_pairs(
     if lists is None:
         raise DregsyError("regex mappings need a repository lister, and none is set up")
     listed = await lists.repositories(task.source)
-    pairs: list[RepoPair | DregsyError] = []
+    pairs: list[RepoPair | UnmappableRepository] = []
     for path in listed:
         if not rule.source.matches(path):
             continue
         target_path = rule.target_for(path)
+        unit = path  # the shard key: the source path, normalised as a RepoPair's once parsed
         try:
-            source = task.source.registry.repository(path)
-            target = task.target.registry.repository(target_path)
+            from_repo = task.source.registry.repository(path)
+            unit = from_repo.path
+            to_repo = task.target.registry.repository(target_path)
         except InvalidReferenceError as exc:
-            pairs.append(DregsyError(f"{path} -> {target_path!r}: {exc}"))
+            pairs.append(UnmappableRepository(unit, f"{path} -> {target_path!r}: {exc}"))
             continue
-        pairs.append(RepoPair(source, target))
+        pairs.append(RepoPair(from_repo, to_repo))
     if not pairs:
         log.warning(
             "mapping %s: none of the %d repositories listed on %s matches: nothing to sync",

@@ -33,8 +33,15 @@ from dregsy.registry.client import RegistryClient
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.tags import MAX_TAGS
 from dregsy.relays.base import ImageJob, Relay
+from dregsy.shard import Shard, Share
 from dregsy.sync.decide import Decider, Decision
-from dregsy.sync.expand import RepoPair, references, repository_pairs, tag_refs
+from dregsy.sync.expand import (
+    RepoPair,
+    UnmappableRepository,
+    references,
+    repository_pairs,
+    tag_refs,
+)
 from dregsy.sync.fresh import NewRepositories
 from dregsy.sync.quotawait import QuotaWaits
 from dregsy.sync.records import ByteProgress, Pair, image_failure, image_result, mapping_failure
@@ -44,7 +51,11 @@ log = logging.getLogger(__name__)
 
 
 class TaskRunner:
-    """Runs tasks through one relay, with at most `image_slots` images in flight overall."""
+    """Runs tasks through one relay, with at most `image_slots` images in flight overall.
+
+    With a `shard`, each task run lists and expands every mapping as usual, then keeps only
+    the source repositories of its shard (`dregsy.shard`); the others are not touched.
+    """
 
     def __init__(
         self,
@@ -57,8 +68,10 @@ class TaskRunner:
         clock: Clock | None = None,
         dry_run: bool = False,
         max_tags: int = MAX_TAGS,
+        shard: Shard | None = None,
     ) -> None:
         self._relay = relay
+        self._shard = shard
         self._registries = registries
         self._image_slots = image_slots
         self._repo_lists = repo_lists  # for regex mappings
@@ -80,13 +93,14 @@ class TaskRunner:
         source = self._registries.source(task.source)
         target = self._registries.target(task.target)
         run_state = self._relay.new_run()
+        share = Share(task.name, self._shard)
         # Both registries' first round trip at once; a failure is remembered by the client
         # and reported by the images that need it.
         await asyncio.gather(source.base_url(), target.base_url(), return_exceptions=True)
 
         async def expand(mapping: Mapping) -> list[Pair]:
             try:
-                return await self._expand(source, task, mapping, stats)
+                return await self._expand(source, task, mapping, stats, share)
             except DregsyError as exc:
                 stats.record(mapping_failure(task, mapping, str(exc)))
                 log.error("mapping %s -> %s: %s", mapping.source, mapping.target, exc)
@@ -100,6 +114,9 @@ class TaskRunner:
         # Mappings are listed concurrently (each listing waits for an image slot).
         expanded = await asyncio.gather(*(expand(mapping) for mapping in task.mappings))
         pairs = [pair for found in expanded for pair in found]
+        stats.repositories, stats.repositories_found = len(share.kept), len(share.found)
+        if self._shard is not None:
+            log.info("%s", share.summary())
         if listener is not None:
             listener.images_planned(task.name, len(pairs))
         if not self._dry_run:
@@ -112,16 +129,18 @@ class TaskRunner:
             )
         )
         stats.duration = time.monotonic() - started
+        shard = f"shard {self._shard}: " if self._shard is not None else ""
         if self._dry_run:
             log.info(
-                "task %s (dry run): %d to copy, %d unchanged, %d could not be checked",
+                "task %s (dry run): %s%d to copy, %d unchanged, %d could not be checked",
                 task.name,
+                shard,
                 stats.copied,
                 stats.skipped,
                 stats.failed,
             )
         else:
-            log.info("task %s: %s", task.name, stats.summary())
+            log.info("task %s: %s%s", task.name, shard, stats.summary())
         return stats
 
     async def _prepare_targets(self, task: Task, pairs: list[Pair], stats: RunStats) -> list[Pair]:
@@ -138,10 +157,11 @@ class TaskRunner:
         return [pair for pair in pairs if pair.target.repository.path not in unready]
 
     async def _expand(
-        self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats
+        self, source: RegistryClient, task: Task, mapping: Mapping, stats: RunStats, share: Share
     ) -> list[Pair]:
-        """The image pairs of a mapping; a repository that fails is counted and logged, the
-        others still run (a failed repository listing raises: the whole mapping failed)."""
+        """The image pairs of a mapping in this process's share; a repository that fails is
+        counted and logged, the others still run (a failed repository listing raises: the
+        whole mapping failed, in every shard)."""
 
         async def pairs_of(repos: RepoPair) -> list[Pair]:
             async with self._image_slots:
@@ -149,10 +169,12 @@ class TaskRunner:
             return [Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
-        repo_pairs = [p for p in found if isinstance(p, RepoPair)]
+        repo_pairs = [p for p in found if isinstance(p, RepoPair) and share.keeps(p.source.path)]
         results = await asyncio.gather(*(pairs_of(p) for p in repo_pairs), return_exceptions=True)
         pairs: list[Pair] = []
-        failures = [e for e in found if isinstance(e, DregsyError)]
+        failures: list[DregsyError] = [
+            e for e in found if isinstance(e, UnmappableRepository) and share.keeps(e.path)
+        ]
         for result in results:
             if isinstance(result, DregsyError):
                 failures.append(result)

@@ -23,6 +23,8 @@ class RunStats:
     failed: int = 0
     bytes: int = 0
     duration: float = 0.0
+    repositories: int | None = None  # source repositories synced (this shard's)
+    repositories_found: int | None = None  # of those the mappings found
     results: list[ImageResult] = field(default_factory=list, repr=False)
     on_failure: Callable[[], None] | None = field(default=None, repr=False)
     listener: Listener | None = field(default=None, repr=False)
