@@ -186,7 +186,7 @@ class App:
         events = self.events
 
         async def check(task: Task) -> int:
-            token = current_task.set(task.name)
+            token = current_task.set(task.label)
             try:
                 return (await parts.runner.run(task, listener=events)).failed
             finally:
@@ -247,9 +247,9 @@ class App:
             self.failed = True
 
         async def run_task(task: Task) -> None:
-            token = current_task.set(task.name)
+            token = current_task.set(task.label)
             started = self._now()
-            events.run_started(task.name, started)
+            events.run_started(task.label, started)
             try:
                 stats = await runner.run(task, on_failure=record_failure, listener=events)
             except asyncio.CancelledError:
@@ -261,7 +261,7 @@ class App:
                 current_task.reset(token)
             events.run_finished(
                 TaskRun(
-                    task.name,
+                    task.label,
                     started,
                     self._now(),
                     tuple(stats.results),
@@ -272,7 +272,7 @@ class App:
             )
 
         def on_wait(task: Task, seconds: float | None) -> None:
-            events.next_run(task.name, None if seconds is None else self._now() + seconds)
+            events.next_run(task.label, None if seconds is None else self._now() + seconds)
 
         watcher = None
         if config.watch and self._config_path is not None:
@@ -286,7 +286,9 @@ class App:
                 )
             )
         try:
-            if not await _prepare(relay, signals.stop):
+            # a config without mappings (as dregsy allows) needs no relay: no daemon to wait for
+            idle = not any(task.mappings for task in config.tasks)
+            if not idle and not await _prepare(relay, signals.stop):
                 if any(not task.periodic for task in config.tasks):
                     # A one-off task that never ran did not sync: a CronJob must not see 0.
                     log.error("stopped before the one-off tasks could run: nothing was synced")

@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 def _load(path: Path, run_filter: str | None) -> Config:
     config = select_tasks(load_config(path), run_filter)
     check_config(config)
+    for warning in config.warnings:
+        log.warning("config: %s: %s", path, warning)
     return config
 
 

@@ -1,8 +1,9 @@
 """References: registries, repositories, tags and digests, parsed once and kept typed.
 
-Docker Hub rules live here and nowhere else: `docker.io`, `index.docker.io` and
-`registry-1.docker.io` are one registry whose API is served by `registry-1.docker.io`,
-and one-segment repositories there get the implicit `library/` namespace.
+Docker Hub rules live here and nowhere else: `docker.io`, `index.docker.io`,
+`registry-1.docker.io` and `registry.hub.docker.com` (the name dregsy's own docs and
+fixtures use) are one registry whose API is served by `registry-1.docker.io`, and
+one-segment repositories there get the implicit `library/` namespace.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ Scheme = Literal["https", "http"]
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+_DOCKER_HUB_ALIASES = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 
 # https://github.com/distribution/reference/blob/main/regexp.go
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

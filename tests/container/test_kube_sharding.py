@@ -24,7 +24,7 @@ from tests.support import kube
 from tests.support.bulk import seed_repositories, target_state
 from tests.support.dregsy_cli import auth_value
 from tests.support.image import REPO_ROOT, BuiltImage, DockerCli
-from tests.support.podrun import docker_run_args
+from tests.support.podrun import pod_run
 from tests.support.registry import RegistryFactory, RegistryServer
 from tests.support.users import ALICE, BOB
 
@@ -77,7 +77,7 @@ def _pods(source: RegistryServer, target: RegistryServer, tmp_path: Path, n: int
     (shards,) = [e for e in container["env"] if e["name"] == "DREGSY_SHARDS"]
     shards["value"] = str(n)
     kube.validate(job)
-    return docker_run_args(kube.pod_spec(job), "dregsy", objects, tmp_path / "pod")
+    return pod_run(kube.pod_spec(job), "dregsy", objects, tmp_path / "pod").args
 
 
 def _manifest_puts(target: RegistryServer) -> Counter[str]:

@@ -62,10 +62,11 @@ GOOD_TASK = """
     [
         ("tasks:\n  - name: x\n    source: {}\n", "tasks[0].source.registry", 3),
         (
-            f"tasks:{GOOD_TASK}  - name: ok\n    source: {{registry: a.b}}\n"
-            "    target: {registry: c.d}\n    mappings: [{from: x}]\n",
-            "tasks[1].name",
-            6,
+            f"tasks:{GOOD_TASK}  - name: ok\n"
+            "    source: {registry: a.b, lister: {type: index}}\n"
+            "    target: {registry: c.d}\n    mappings: [{from: 'regex:x/.*'}]\n",
+            "tasks[1].source.lister.search",
+            7,
         ),
         (f"tasks:{GOOD_TASK}intervall: 5\n", "intervall", 6),
         ("tasks:\n  - name: x\n    interval: -1\n" + GOOD_TASK[14:], "tasks[0].interval", 3),
@@ -92,7 +93,7 @@ GOOD_TASK = """
     ],
     ids=[
         "missing-registry",
-        "duplicate-name",
+        "index-lister-without-search",
         "unknown-key",
         "negative-interval",
         "string-bool",

@@ -1,6 +1,6 @@
 """Run one container of a rendered Kubernetes pod spec with ``docker run``, as a kubelet would.
 
-:func:`docker_run_args` turns the container's spec into ``docker run`` options: the same
+:func:`pod_run` turns the container's spec into ``docker run`` options: the same
 image, command and args, environment (Secret and ConfigMap references resolved from the
 rendered objects, written to an env file, never onto the command line), user and groups
 (``runAsUser``/``runAsGroup``, ``fsGroup`` as a supplementary group), read-only root,
@@ -9,6 +9,12 @@ where the spec mounts it: ConfigMaps and Secrets as files (a Secret's files owne
 the ``fsGroup``, with the volume's ``defaultMode``, as the kubelet writes them), ``emptyDir``
 as a tmpfs or an empty directory. The pod's network is the host's (``--network host``): the
 test registries listen on loopback.
+
+One deviation from the spec: tests listen on loopback only, never on every interface, so
+dregsy's ``-listen=:PORT`` argument becomes ``-listen=127.0.0.1:<free port>``, and the
+container's ports and its liveness and readiness probes (``httpGet``) point there
+(:mod:`tests.support.podprobe`). The probes are returned for the test to check: each must
+answer within its own timings (:meth:`~tests.support.podprobe.HttpProbe.wait_ok`).
 
 Anything in the spec it does not know how to reproduce raises :class:`Unsupported`, so a
 manifest that grows a new field makes the test fail until this module learns it.
@@ -21,8 +27,13 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.podprobe import HttpProbe, Unsupported, check_keys, loopback_endpoint
+
+__all__ = ["PodRun", "Unsupported", "pod_run", "write_volume"]
 
 Obj = dict[str, Any]
 
@@ -37,6 +48,9 @@ CONTAINER_KEYS = frozenset(
         "resources",
         "securityContext",
         "volumeMounts",
+        "ports",
+        "livenessProbe",
+        "readinessProbe",
     }
 )
 POD_KEYS = frozenset(
@@ -52,14 +66,13 @@ POD_KEYS = frozenset(
 DEFAULT_MODE = 0o644
 
 
-class Unsupported(ValueError):
-    """The pod spec has something this runner cannot reproduce faithfully."""
+@dataclass(frozen=True)
+class PodRun:
+    """How to run one container: ``docker run`` arguments, and its endpoint if it listens."""
 
-
-def _check_keys(what: str, obj: Mapping[str, Any], known: frozenset[str]) -> None:
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise Unsupported(f"{what}: cannot reproduce {', '.join(unknown)}")
+    args: list[str]
+    base_url: str | None  # http://127.0.0.1:PORT: dregsy's endpoint, moved to loopback
+    probes: dict[str, HttpProbe]  # livenessProbe, readinessProbe, as declared
 
 
 def _by_name(objects: Sequence[Obj], kind: str, name: str) -> Obj:
@@ -171,23 +184,25 @@ def _volume_args(
     return ["--mount", f"type=bind,source={host_dir},target={target}{readonly}"]
 
 
-def docker_run_args(
+def pod_run(
     pod: Mapping[str, Any],
     container_name: str,
     objects: Sequence[Obj],
     workdir: Path,
-) -> list[str]:
-    """``docker run`` arguments (after ``run``, image and command included) for one container.
+) -> PodRun:
+    """How to run one container: its ``docker run`` arguments (after ``run``, image and
+    command included), and where its endpoint and probes answer if it listens.
 
     *objects* are the rendered objects plus the Secrets the manifests reference; files for
     volumes and the env file go to *workdir*.
     """
-    _check_keys("pod spec", pod, POD_KEYS)
+    check_keys("pod spec", pod, POD_KEYS)
     workdir.mkdir(parents=True, exist_ok=True)
     if pod.get("automountServiceAccountToken") is not False:
         raise Unsupported("a service account token would be mounted")
     (container,) = [c for c in pod["containers"] if c["name"] == container_name]
-    _check_keys(f"container {container_name}", container, CONTAINER_KEYS)
+    check_keys(f"container {container_name}", container, CONTAINER_KEYS)
+    endpoint = loopback_endpoint(container)
 
     pod_security = dict(pod.get("securityContext") or {})
     security = {**pod_security, **(container.get("securityContext") or {})}
@@ -204,7 +219,7 @@ def docker_run_args(
         "capabilities",
         "privileged",
     }
-    _check_keys("securityContext", security, frozenset(known_security))
+    check_keys("securityContext", security, frozenset(known_security))
     if "runAsUser" in security:
         user = str(security["runAsUser"])
         if "runAsGroup" in security:
@@ -250,5 +265,5 @@ def docker_run_args(
         args += ["--entrypoint", command[0]]
     args.append(container["image"])
     args += command[1:]
-    args += list(container.get("args") or [])
-    return args
+    args += endpoint.args
+    return PodRun(args=args, base_url=endpoint.base_url, probes=endpoint.probes)

@@ -70,6 +70,13 @@ async def test_regex_mapping_pairs_each_matching_repository() -> None:
         ("team/a", "mirror/team/a"),
         ("team/b", "mirror/team/b"),
     ]
+    # a target `registry: host/path` puts every listed repository under that path too
+    task = Task("t", SOURCE, Location(TARGET.registry, prefix="site/b"), (prefix,))
+    pairs = await repository_pairs(task, prefix, lists)
+    assert [p.target.path for p in pairs if isinstance(p, RepoPair)] == [
+        "site/b/mirror/team/a",
+        "site/b/mirror/team/b",
+    ]
 
 
 async def test_no_matching_repository_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -113,6 +120,15 @@ def test_references_read_digests_by_digest() -> None:
     assert [str(r) for r in pinned] == [f"src.test/demo/app@{DIGEST}", f"dst.test/m/app@{DIGEST}"]
     # the target of a digest-only entry has no tag: manifests are pushed under the digest
     assert (pinned[1].tag, pinned[1].identifier) == (None, DIGEST)
+    # a relay that cannot push by digest (Docker) gets dregsy's tag `dregsy-<hex>`
+    tagged = references(TagRef(DIGEST, digest=DIGEST), src, dst, by_digest=False)
+    hex_part = DIGEST.removeprefix("sha256:")
+    assert [str(r) for r in tagged] == [
+        f"src.test/demo/app@{DIGEST}",
+        f"dst.test/m/app:dregsy-{hex_part}",
+    ]
+    named_docker = references(TagRef(f"v9@{DIGEST}", tag="v9", digest=DIGEST), src, dst)
+    assert named_docker == named
 
 
 @pytest.mark.parametrize(

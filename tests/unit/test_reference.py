@@ -14,6 +14,9 @@ from dregsy.reference import Repository, parse_registry
         ("HTTPS://Registry.Example.com", "registry.example.com", "https", "registry.example.com"),
         ("docker.io", "docker.io", None, "registry-1.docker.io"),
         ("index.docker.io", "docker.io", None, "registry-1.docker.io"),
+        ("registry-1.docker.io", "docker.io", None, "registry-1.docker.io"),
+        ("registry.hub.docker.com", "docker.io", None, "registry-1.docker.io"),
+        ("https://Registry.Hub.Docker.com", "docker.io", "https", "registry-1.docker.io"),
         ("[::1]:5000", "[::1]:5000", None, "[::1]:5000"),
     ],
 )

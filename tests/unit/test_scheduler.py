@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dregsy.config.types import Location, Mapping, Task
 from dregsy.reference import parse_registry
-from dregsy.scheduler import next_start, run_schedule
+from dregsy.scheduler import next_start, predecessors, run_schedule
 from dregsy.watch import fingerprint, watch_file
 
 
@@ -77,6 +77,91 @@ async def test_overrunning_task_is_not_started_twice() -> None:
 
     await run_schedule([_task("slow", 10)], run, stop=stop, clock=clock)
     assert starts == [0.0, 25.0, 50.0]  # each next run right after the previous one
+
+
+def _between(name: str, source: str, target: str, interval: float = 0) -> Task:
+    return Task(
+        name,
+        Location(parse_registry(source)),
+        Location(parse_registry(target)),
+        (Mapping("a", "a"),),
+        interval=interval,
+    )
+
+
+def test_predecessors_are_earlier_tasks_writing_the_source() -> None:
+    tasks = [
+        _between("pull", "registry.hub.docker.com", "127.0.0.1:5000"),
+        _between("other", "quay.io", "127.0.0.1:6000"),
+        _between("copy", "127.0.0.1:5000", "127.0.0.1:5000"),  # reads what `pull` wrote
+        _between("hub", "docker.io", "127.0.0.1:7000"),  # Docker Hub is nobody's target
+        _between("later", "127.0.0.1:6000", "127.0.0.1:8000"),
+    ]
+    assert predecessors(tasks) == [[], [], [0], [], [1]]
+
+
+async def test_chained_task_runs_after_its_predecessor_others_side_by_side() -> None:
+    events: list[str] = []
+    gate = asyncio.Event()
+
+    async def run(task: Task) -> None:
+        events.append(f"start {task.name}")
+        if task.name == "first":
+            await gate.wait()  # held until the independent task has started
+        elif task.name == "independent":
+            gate.set()
+        await asyncio.sleep(0)
+        events.append(f"end {task.name}")
+
+    tasks = [
+        _between("first", "quay.io", "127.0.0.1:5000"),
+        _between("second", "127.0.0.1:5000", "127.0.0.1:5000"),
+        _between("independent", "quay.io", "127.0.0.1:6000"),
+    ]
+    await run_schedule(tasks, run, stop=asyncio.Event(), clock=FakeClock())
+    # `independent` ran while `first` was running; `second` only after `first` ended
+    assert events.index("start independent") < events.index("end first")
+    assert events.index("end first") < events.index("start second")
+
+
+async def test_a_periodic_chained_task_is_not_starved_by_its_predecessor() -> None:
+    clock = FakeClock()
+    stop = asyncio.Event()
+    starts: list[str] = []
+
+    async def run(task: Task) -> None:
+        starts.append(task.name)
+        if task.name == "pull":
+            clock.now += 25  # overruns its interval: runs back to back
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if starts.count("copy") == 3:
+            stop.set()
+
+    tasks = [
+        _between("pull", "quay.io", "127.0.0.1:5000", interval=10),
+        _between("copy", "127.0.0.1:5000", "127.0.0.1:6000", interval=10),
+    ]
+    await asyncio.wait_for(run_schedule(tasks, run, stop=stop, clock=clock), 5)
+    assert starts[0] == "pull"
+    assert starts.count("copy") == 3
+
+
+async def test_stop_while_waiting_for_a_predecessor_ends_the_schedule() -> None:
+    stop = asyncio.Event()
+    started: list[str] = []
+
+    async def run(task: Task) -> None:
+        started.append(task.name)
+        stop.set()  # stopped during the first task's run
+        await asyncio.sleep(0)
+
+    tasks = [
+        _between("first", "quay.io", "127.0.0.1:5000"),
+        _between("second", "127.0.0.1:5000", "127.0.0.1:6000"),
+    ]
+    await asyncio.wait_for(run_schedule(tasks, run, stop=stop, clock=FakeClock()), 5)
+    assert started == ["first"]
 
 
 async def test_waits_are_announced() -> None:

@@ -25,6 +25,7 @@ from dregsy.selection.paths import PathRuleError, Rewrite, SourcePattern, is_reg
 NO_AUTH: Literal["none"] = "none"  # `auth: none`: anonymous access, never look up credentials
 _ANY_REGISTRY = Registry(host="registry.invalid")  # not Docker Hub: paths are kept as written
 _PLATFORM_RE = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?")
+MIN_AUTH_REFRESH = 60.0  # seconds: a shorter `auth-refresh` is raised to this
 _AUTH_SHAPE = 'base64 of {"username": ..., "password": ...}, or none'
 
 
@@ -147,12 +148,21 @@ def parse_auth(value: object) -> Credentials | Literal["none"]:
     user, secret = data.get("username"), data.get("password")
     if not isinstance(user, str) or not user:
         raise Problem("decodes to JSON without a 'username' string")
+    if secret is None:  # dregsy sends an empty password (a warning says so)
+        secret = ""
     if not isinstance(secret, str):
         raise Problem("decodes to JSON without a 'password' string")
     return Credentials(user, secret)
 
 
+def is_nanoseconds(value: object) -> bool:
+    """A duration written as a plain whole number, which dregsy (a Go `time.Duration`
+    read by yaml.v2) takes as nanoseconds."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def parse_refresh(value: object) -> float:
+    """A positive Go duration in seconds, with a unit (`stall-timeout`, ...)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise Problem("must be a Go duration with a unit, e.g. '12h'")
     try:
@@ -162,6 +172,24 @@ def parse_refresh(value: object) -> float:
     if seconds <= 0:
         raise Problem("must be a positive duration, e.g. '12h'")
     return seconds
+
+
+def parse_auth_refresh(value: object) -> float:
+    """`auth-refresh`: seconds, at least `MIN_AUTH_REFRESH` (a warning says when that floor
+    applied); a plain whole number is nanoseconds, and 0 the minimum, as in dregsy."""
+    if is_nanoseconds(value):
+        assert isinstance(value, int)
+        seconds = value * 1e-9
+    elif isinstance(value, float):
+        raise Problem("must be a Go duration with a unit, e.g. '12h'")
+    else:
+        try:
+            seconds = parse_duration(_text(value))
+        except ValueError as exc:
+            raise Problem(str(exc)) from None
+    if seconds < 0:
+        raise Problem("must be a positive duration, e.g. '12h'")
+    return max(seconds, MIN_AUTH_REFRESH)
 
 
 def parse_wait(value: object) -> float:
@@ -178,10 +206,12 @@ def parse_wait(value: object) -> float:
 
 
 def parse_cache_duration(value: object) -> float:
-    """Seconds; negative turns caching off, 0 means the default (as in dregsy)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
-        return float(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """Seconds; negative turns caching off, 0 means the default (as in dregsy); a plain
+    whole number is nanoseconds, as in dregsy (a warning says so)."""
+    if is_nanoseconds(value):
+        assert isinstance(value, int)
+        return float(value) if value <= 0 else value * 1e-9
+    if isinstance(value, float):
         raise Problem("must be a Go duration with a unit, e.g. '1h', or -1 to turn caching off")
     text = _text(value)
     if text == "-1":

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from dregsy.config.external import expand_variables, read_auth_files
 from dregsy.config.fields import Problem
 from dregsy.config.issues import Issue, Loc, format_path, line_of
+from dregsy.config.lenient import config_warnings, prefix_problems, split_registry_paths
 from dregsy.config.model import TOP_KEYS, check_config, check_top
 from dregsy.config.resolve import build, cross_check
 from dregsy.config.schema import Invalid
@@ -66,19 +68,21 @@ def parse_config(
     for loc in _VERSION_KEYS:
         _number_as_text(data, loc, doc.texts)
     _tags_as_text(data, doc.texts)
+    prefixes, path_issues = split_registry_paths(data)
 
-    issues = [*doc.issues, *external]
+    issues = [*doc.issues, *external, *path_issues]
     model = _validate(check_config, data, issues)
     if model is None:
         issues += _cross_check_parts(data)
     else:
-        issues += cross_check(model, [(i, task.name) for i, task in enumerate(model.tasks)])
+        issues += cross_check(model) + prefix_problems(model, prefixes)
     if issues or model is None:
         # a value whose ${VAR} failed is reported once, not again as (say) "must not be empty"
         unset = {issue.loc for issue in external}
         issues = [i for i in issues if i.loc not in unset or i in external]
         raise ConfigError(_problems(issues, doc.lines))
-    return build(model, base_dir)
+    config = build(model, base_dir, prefixes)
+    return replace(config, warnings=tuple(_problems(config_warnings(data, model), doc.lines)))
 
 
 def _validate(check: Callable[[object], _M], data: object, issues: list[Issue] | None) -> _M | None:
@@ -98,14 +102,7 @@ def _cross_check_parts(data: dict[str, object]) -> list[Issue]:
     """Cross-key checks on what is usable, when the file as a whole is not valid."""
     known = {key.name for key in TOP_KEYS}
     top = _validate(check_top, {k: v for k, v in data.items() if k in known}, None)
-    raw_tasks = data.get("tasks")
-    names = []
-    if isinstance(raw_tasks, list):
-        for index, raw in enumerate(raw_tasks):
-            name = raw.get("name") if isinstance(raw, dict) else None
-            if isinstance(name, str) and name.strip():
-                names.append((index, name.strip()))
-    return cross_check(top, names)
+    return cross_check(top)
 
 
 def _tags_as_text(data: dict[str, object], texts: dict[Loc, str]) -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 from dregsy.config.fields import (
     Problem,
     parse_auth,
+    parse_auth_refresh,
     parse_cache_duration,
     parse_interval,
     parse_media_type,
@@ -126,7 +127,7 @@ class TaskModel:
     verbose: bool
     source: LocationModel
     target: LocationModel
-    mappings: tuple[MappingModel, ...]
+    mappings: tuple[MappingModel, ...] | None  # None or (): does nothing, as in dregsy
     referrers: bool | None
     referrer_types: tuple[str, ...] | None
     digest_tags: bool | None
@@ -154,7 +155,7 @@ class TopModel:
 class ConfigModel(TopModel):
     """A whole config file."""
 
-    tasks: tuple[TaskModel, ...]
+    tasks: tuple[TaskModel, ...] | None  # None or (): does nothing, as in dregsy
 
 
 def _docker(value: object) -> DockerSection:
@@ -177,10 +178,8 @@ def _listen(value: object) -> ListenAddress:
 
 
 def _location_lister(value: object) -> LocationLister:
-    lister = LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
-    if lister.type == "index" and lister.search is None:
-        raise Problem("is required when type is 'index'", key="search")
-    return lister
+    # an index lister without `search` is only a problem when a regex mapping uses it
+    return LocationLister(**check_mapping(value, _LOCATION_LISTER_KEYS))
 
 
 def _ratelimit(value: object) -> RateLimitSection:
@@ -210,9 +209,12 @@ def _task(value: object) -> TaskModel:
         message = "only applies to a task's source (the registry images are pulled from)"
         raise Invalid([Issue(("target", "ratelimit"), message)])
     _check_referrer_types(task)
-    if not any(isinstance(m.from_, SourcePattern) for m in task.mappings):
+    if not any(isinstance(m.from_, SourcePattern) for m in task.mappings or ()):
         return task
     kind = task.source.lister.type if task.source.lister else "catalog"
+    if kind == "index" and task.source.lister and task.source.lister.search is None:
+        message = "is required when type is 'index' and a mapping's 'from' is a regex"
+        raise Invalid([Issue(("source", "lister", "search"), message)])
     if kind == "catalog" and task.source.registry.is_docker_hub:
         message = (
             "Docker Hub has no repository catalog for regex mappings: set "
@@ -230,10 +232,11 @@ def _check_referrer_types(task: TaskModel) -> None:
     """`referrer-types` restricts `referrers`: given where no referrers are copied, it is
     a mistake (a mapping's own `referrers` wins over the task's)."""
     message = "has no effect without 'referrers: true'"
-    copying = [task.referrers if m.referrers is None else m.referrers for m in task.mappings]
+    mappings = task.mappings or ()
+    copying = [task.referrers if m.referrers is None else m.referrers for m in mappings]
     issues = [
         Issue(("mappings", j, "referrer-types"), message)
-        for j, mapping in enumerate(task.mappings)
+        for j, mapping in enumerate(mappings)
         if mapping.referrer_types and not copying[j]
     ]
     if task.referrer_types and not any(copying):
@@ -271,7 +274,7 @@ _LOCATION_LISTER_KEYS = (
 _LOCATION_KEYS = (
     Key("registry", parse_registry, required=True),
     Key("auth", parse_auth),
-    Key("auth-refresh", parse_refresh),
+    Key("auth-refresh", parse_auth_refresh),
     Key("skip-tls-verify", boolean, default=False),
     Key("lister", _location_lister),
     Key("max-connections", integer(low=1, high=256)),
@@ -301,7 +304,7 @@ _TASK_KEYS = (
     Key("verbose", boolean, default=False),
     Key("source", _location, required=True),
     Key("target", _location, required=True),
-    Key("mappings", list_of(_mapping, non_empty=True), required=True),
+    Key("mappings", list_of(_mapping)),
     *_REFERRER_KEYS,
 )
 TOP_KEYS = (
@@ -318,4 +321,4 @@ TOP_KEYS = (
     Key("max-tags", integer(low=1, high=10_000_000)),
     Key("listen", _listen),
 )
-_TASKS_KEY = Key("tasks", list_of(_task, non_empty=True), required=True)
+_TASKS_KEY = Key("tasks", list_of(_task))

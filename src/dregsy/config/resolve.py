@@ -1,18 +1,19 @@
 """From validated models to the frozen values of `dregsy.config.types`.
 
 The checks that span several keys live here: which relay runs and whether the file
-contradicts it, and task names that must be unique. Everything else was checked while
-validating, so building the result cannot fail.
+contradicts it. Task names may repeat, as in dregsy: each task gets a unique label for
+logs. Everything else was checked while validating, so building the result cannot fail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping as MappingOf
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from dregsy.config.fields import NO_AUTH, rewritten_path
-from dregsy.config.issues import Issue
+from dregsy.config.issues import Issue, Loc
 from dregsy.config.model import (
     ConfigModel,
     LocationLister,
@@ -52,7 +53,11 @@ _DEFAULT_DOCKER = DockerSettings()
 
 
 def choose_relay(top: TopModel) -> tuple[RelayKind, str, list[Issue]]:
-    """The relay, why it was chosen (for messages), and keys that contradict it."""
+    """The relay, why it was chosen (for messages), and keys that contradict it.
+
+    As in dregsy, only a top-level `dockerhost` contradicts another relay; a `docker:`
+    section or a top-level `api-version` is merely unused (`lenient.unused_relay_settings`
+    warns about it)."""
     docker_keys = [
         key
         for key, given in (
@@ -68,30 +73,53 @@ def choose_relay(top: TopModel) -> tuple[RelayKind, str, list[Issue]]:
         return RelayKind.NATIVE, "default", []
     relay = RelayKind(top.relay)
     issues = []
-    if relay is not RelayKind.DOCKER:
-        message = f"is a setting of the docker relay, but relay is '{relay}'"
-        issues = [Issue((key,), message) for key in docker_keys]
+    if relay is not RelayKind.DOCKER and top.dockerhost is not None:
+        message = f"implies the docker relay, but relay is '{relay}'"
+        issues = [Issue(("dockerhost",), message)]
     return relay, f"relay: {relay}", issues
 
 
-def cross_check(top: TopModel | None, names: Sequence[tuple[int, str]]) -> list[Issue]:
-    """Problems between keys: relay contradictions, and task names (by index) given twice."""
-    issues = choose_relay(top)[2] if top is not None else []
-    first: dict[str, int] = {}
-    for index, name in names:
-        if name in first:
-            message = f"task name '{name}' is already used by tasks[{first[name]}]"
-            issues.append(Issue(("tasks", index, "name"), message))
-        first.setdefault(name, index)
-    return issues
+def cross_check(top: TopModel | None) -> list[Issue]:
+    """Problems between keys: relay contradictions."""
+    return choose_relay(top)[2] if top is not None else []
 
 
-def build(model: ConfigModel, base_dir: Path | None) -> Config:
-    """The resolved config of a model that passed `cross_check`."""
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Each name, or `name#n` for its n-th use (n >= 2; higher if a task is named so)."""
+    taken = set(names)
+    count: dict[str, int] = {}
+    labels = []
+    for name in names:
+        number = count[name] = count.get(name, 0) + 1
+        if number > 1:
+            while f"{name}#{number}" in taken:
+                number += 1
+            name = f"{name}#{number}"
+            taken.add(name)
+        labels.append(name)
+    return labels
+
+
+def build(
+    model: ConfigModel, base_dir: Path | None, prefixes: MappingOf[Loc, str] | None = None
+) -> Config:
+    """The resolved config of a model that passed `cross_check`; `prefixes` are the paths of
+    `registry: host/path` values (by key path, e.g. `("tasks", 0, "source")`)."""
     relay, reason, _ = choose_relay(model)
     skopeo = model.skopeo
+    tasks = model.tasks or ()
+    labels = unique_names([task.name for task in tasks])
+    prefixes = prefixes or {}
     return Config(
-        tasks=tuple(_task(task) for task in model.tasks),
+        tasks=tuple(
+            _task(
+                task,
+                label if label != task.name else "",
+                prefixes.get(("tasks", i, "source"), ""),
+                prefixes.get(("tasks", i, "target"), ""),
+            )
+            for i, (task, label) in enumerate(zip(tasks, labels, strict=True))
+        ),
         relay=relay,
         relay_reason=reason,
         watch=model.watch,
@@ -127,20 +155,24 @@ def _docker(model: ConfigModel) -> DockerSettings:
     )
 
 
-def _task(task: TaskModel) -> Task:
+def _task(task: TaskModel, unique_name: str, source_prefix: str, target_prefix: str) -> Task:
     return Task(
         name=task.name,
-        source=_location(task.source),
-        target=_location(task.target),
-        mappings=tuple(_mapping(m, task) for m in task.mappings),
+        source=_location(task.source, source_prefix),
+        target=_location(task.target, target_prefix),
+        mappings=tuple(
+            _mapping(m, task, source_prefix, target_prefix) for m in task.mappings or ()
+        ),
         interval=task.interval,
         verbose=task.verbose,
+        unique_name=unique_name,
         referrer_keys=_referrer_keys(task),
     )
 
 
-def _location(location: LocationModel) -> Location:
+def _location(location: LocationModel, prefix: str) -> Location:
     return Location(
+        prefix=prefix,
         registry=location.registry,
         credentials=location.auth if isinstance(location.auth, Credentials) else None,
         anonymous=location.auth == NO_AUTH,
@@ -162,7 +194,9 @@ def _lister_spec(lister: LocationLister | None) -> ListerSpec:
     return ListerSpec(ListerKind(lister.type), lister.search)
 
 
-def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
+def _mapping(
+    mapping: MappingModel, task: TaskModel, source_prefix: str, target_prefix: str
+) -> Mapping:
     tags = TagSelection(mapping.tags) if mapping.tags else None
     from_, to = mapping.from_, mapping.to
     repos = None
@@ -176,8 +210,8 @@ def _mapping(mapping: MappingModel, task: TaskModel) -> Mapping:
         # A `to: regex:...` rewrites `from` as written (dregsy: `/` + from).
         if isinstance(to, Rewrite):
             to = rewritten_path(from_, to, key="to")
-        source = Repository.parse(task.source.registry, from_).path
-        target = Repository.parse(task.target.registry, to or from_).path
+        source = Repository.parse(task.source.registry, _join(source_prefix, from_)).path
+        target = Repository.parse(task.target.registry, _join(target_prefix, to or from_)).path
     return Mapping(
         source=source,
         target=target,
@@ -211,6 +245,11 @@ def _referrers(mapping: MappingModel, task: TaskModel) -> ReferrerSettings:
         digest_tags=bool(pick(mapping.digest_tags, task.digest_tags)),
         keys=_referrer_keys(mapping),
     )
+
+
+def _join(prefix: str, path: str) -> str:
+    """`path` under a registry's path prefix (dregsy concatenates `registry` and `/path`)."""
+    return f"{prefix}/{path.strip('/')}" if prefix else path
 
 
 def _lister(model: ConfigModel) -> ListerSettings:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from dregsy.credentials import Credentials
+from dregsy.errors import ConfigProblem
 from dregsy.observe.address import ListenAddress
 from dregsy.reference import Registry
 from dregsy.selection.paths import RepoRule
@@ -84,6 +85,7 @@ class Location:
     skip_tls_verify: bool = False
     lister: ListerSpec = ListerSpec()  # used for the source of regex mappings
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # to this registry (`max-connections`)
+    prefix: str = ""  # the path of `registry: host/path`: a prefix of every repository
     ratelimit: RateLimit | None = None  # sources only: wait while the pull quota is low
 
 
@@ -133,11 +135,18 @@ class Task:
     mappings: tuple[Mapping, ...]
     interval: float = 0.0  # seconds; 0: one-off
     verbose: bool = False
+    unique_name: str = ""  # set when another task has the same name: `name#2`, ...
     referrer_keys: tuple[str, ...] = ()  # referrer keys given on the task (mapping defaults)
 
     @property
     def periodic(self) -> bool:
         return self.interval > 0
+
+    @property
+    def label(self) -> str:
+        """The task's name in logs (and metrics): unique even where names repeat, as
+        dregsy allows; the second task named `mirror` is `mirror#2`."""
+        return self.unique_name or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +189,8 @@ class Config:
     skopeo: SkopeoSettings = SkopeoSettings()
     lister: ListerSettings = ListerSettings()
     parallel: int = DEFAULT_PARALLEL  # images in flight across all tasks (`parallel`)
+    # what dregsy accepts but its author probably did not mean, logged at start
+    warnings: tuple[ConfigProblem, ...] = ()
     stall_timeout: float = DEFAULT_STALL_TIMEOUT  # `stall-timeout` (native relay)
     max_tags: int = DEFAULT_MAX_TAGS  # `max-tags`: an endless tag list fails here
     listen: ListenAddress | None = None  # the HTTP endpoint (`listen`); None: off

@@ -108,11 +108,11 @@ class TaskMetrics(Listener):
         """Every configured task's series exist from the start, at 0."""
         for task in tasks:
             for run_result in RunOutcome:
-                self.runs.labels(task.name, run_result)
+                self.runs.labels(task.label, run_result)
             for image_result in ImageOutcome:
-                self.images.labels(task.name, image_result)
-            self.bytes.labels(task.name)
-            self.duration.labels(task.name)
+                self.images.labels(task.label, image_result)
+            self.bytes.labels(task.label)
+            self.duration.labels(task.label)
 
     def image_done(self, result: ImageResult) -> None:
         self.images.labels(result.task, result.outcome).inc()

@@ -71,9 +71,9 @@ class ProgressDisplay(Listener):
 
     def configured(self, tasks: Sequence[Task]) -> None:
         for task in tasks:
-            if task.name not in self._ids:
-                self._ids[task.name] = self._progress.add_task(
-                    task.name, total=None, start=False, bytes=0, failed=0
+            if task.label not in self._ids:
+                self._ids[task.label] = self._progress.add_task(
+                    task.label, total=None, start=False, bytes=0, failed=0
                 )
 
     def run_started(self, task: str, at: float) -> None:

@@ -39,7 +39,7 @@ class ReportWriter(Listener):
         self._runs: dict[str, TaskRun] = {}
 
     def configured(self, tasks: Sequence[Task]) -> None:
-        self._order = [task.name for task in tasks]
+        self._order = [task.label for task in tasks]
         self._runs = {name: run for name, run in self._runs.items() if name in self._order}
 
     def run_finished(self, run: TaskRun) -> None:

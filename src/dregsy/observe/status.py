@@ -81,15 +81,15 @@ class StatusBoard(Listener):
         self.tasks = {}
         for task in tasks:
             state = TaskState(
-                name=task.name,
+                name=task.label,
                 source=str(task.source.registry),
                 target=str(task.target.registry),
                 interval=task.interval,
             )
-            if task.name in old:  # a reload keeps what the task did before
-                state.last = old[task.name].last
-                state.last_success = old[task.name].last_success
-            self.tasks[task.name] = state
+            if task.label in old:  # a reload keeps what the task did before
+                state.last = old[task.label].last
+                state.last_success = old[task.label].last_success
+            self.tasks[task.label] = state
         self.ready = True
 
     def run_started(self, task: str, at: float) -> None:

@@ -1,8 +1,9 @@
 """What each relay can do, checked against the config before anything starts.
 
 The native relay can do everything the config can say. The Docker daemon keeps one
-platform per image and pushes by tag only; skopeo copies one image or a whole index but
-cannot write a new (subset) index, and pushes by tag. Neither copies referrers (signatures,
+platform per image and pushes by tag only (a digest without a tag is pushed as tag
+`dregsy-<hex>`, as dregsy does); skopeo copies one image or a whole index, by tag or by
+digest, but cannot write a new (subset) index. Neither copies referrers (signatures,
 SBOMs, attestations) or cosign's digest tags: those keys need the native relay.
 """
 
@@ -23,8 +24,11 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
         for j, mapping in enumerate(task.mappings):
             where = f"tasks[{i}].mappings[{j}]"
             selects = mapping.platforms or mapping.platform not in (None, "all")
+            by_digest = config.relay is not RelayKind.DOCKER  # the daemon invents a tag
             for k, entry in enumerate(mapping.tags.entries if mapping.tags else ()):
-                if selects and isinstance(entry, TagRef) and entry.tag is None and entry.digest:
+                if not (by_digest and selects):
+                    break
+                if isinstance(entry, TagRef) and entry.tag is None and entry.digest:
                     message = (
                         "a digest without a tag cannot take a platform selection: the target "
                         "would hold another digest; write it as <tag>@sha256:..."
@@ -39,13 +43,6 @@ def capability_problems(config: Config) -> list[ConfigProblem]:
             if mapping.platforms:
                 message = f"{why}: only the native relay writes a subset index"
                 problems.append(ConfigProblem(f"{where}.platforms", message))
-            for k, entry in enumerate(mapping.tags.entries if mapping.tags else ()):
-                if isinstance(entry, TagRef) and entry.digest is not None and entry.tag is None:
-                    message = (
-                        f"a digest without a tag {why}: it pushes by tag; "
-                        f"write it as <tag>@{entry.digest[:15]}..."
-                    )
-                    problems.append(ConfigProblem(f"{where}.tags[{k}]", message))
     return problems
 
 

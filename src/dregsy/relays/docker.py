@@ -19,8 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -41,6 +40,7 @@ from dregsy.relays.dockerapi import (
     registry_auth,
     resolve_host,
 )
+from dregsy.relays.locks import KeyedLocks
 
 DOCKER_HUB_AUTH_SERVER = "https://index.docker.io/v1/"  # what the Docker CLI sends for Hub
 
@@ -120,27 +120,6 @@ class ProgressLog:
         log.log(self.level, "%s: %s%s", self.what, f"{layer}: " if layer else "", status)
 
 
-class _KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class DockerRelay(Relay):
     """Moves images through a Docker daemon's pull, tag and push."""
 
@@ -164,7 +143,7 @@ class DockerRelay(Relay):
         self._ping_interval = settings.ping_interval if ping_interval is None else ping_interval
         self._environ = os.environ if environ is None else environ
         self._client: EngineClient | None = None
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
 
     async def prepare(self) -> None:
         """Wait for the daemon (bounded), settle the API version and the default platform."""

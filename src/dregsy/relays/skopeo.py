@@ -27,9 +27,10 @@ from dregsy.config.types import Location, SkopeoSettings
 from dregsy.credentials import Credentials
 from dregsy.errors import RelayError, RelayUnavailableError
 from dregsy.manifest import Platform
-from dregsy.platform import parse_platform
+from dregsy.platform import normalize, parse_platform
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
+from dregsy.relays.locks import KeyedLocks
 from dregsy.relays.privatedir import PrivateDirs
 from dregsy.relays.skopeoargs import (
     Access,
@@ -74,6 +75,7 @@ class SkopeoRelay(Relay):
         self._registries = registries
         self._binary = settings.binary
         self._retry_times = retry_times
+        self._locks = KeyedLocks()
         self._private = PrivateDirs()
         # Where available, skopeo is started through setpriv so that it dies with dregsy.
         setpriv = shutil.which("setpriv")
@@ -102,6 +104,13 @@ class SkopeoRelay(Relay):
             raise RelayError(
                 "the skopeo relay cannot push a platform subset (`platforms`); use the native relay"
             )
+        # Several tags of one image (`1.36`, `1.36.0`, `latest`) into one repository go one
+        # after another: parallel skopeo processes pushing the same blobs into a new
+        # repository make the distribution registry answer 500 to their blob checks.
+        async with self._locks.hold(f"{job.target.repository}@{job.digest}"):
+            return await self._copy(job)
+
+    async def _copy(self, job: ImageJob) -> CopyOutcome:
         platform = _platform(job.platform)
         src_creds = await self._credentials(job.source_location)
         dest_creds = await self._credentials(job.target_location)
@@ -214,11 +223,14 @@ class SkopeoRelay(Relay):
 
 
 def _platform(text: str | None) -> Platform | None:
-    """None for the whole index (`all` or no `platform`), else the platform to pick."""
+    """None for the whole index (`all` or no `platform`), else the platform to pick, as
+    containerd normalises it (`linux/arm64/v8` is `linux/arm64`, `linux/arm` is
+    `linux/arm/v7`). The image copied is the one the unchanged-check picked by digest; the
+    `--override-*` flags only keep skopeo from looking for the host's platform."""
     if text is None or text == "all":
         return None
     try:
-        return parse_platform(text)
+        return normalize(parse_platform(text))
     except ValueError as exc:
         raise RelayError(str(exc)) from exc
 

@@ -51,6 +51,11 @@ class TagRef:
         return cls(tag, tag=tag)
 
 
+def invented_tag(digest: str) -> str:
+    """The tag dregsy's Docker relay gives a digest without a tag: `dregsy-<hex>`."""
+    return f"dregsy-{digest.partition(':')[2]}"
+
+
 @dataclass(frozen=True, slots=True)
 class SemverFilter:
     range: SemverRange
@@ -103,9 +108,12 @@ def parse_entry(raw: str) -> TagEntry:
     if text.startswith(REGEX_PREFIX):
         return RegexFilter(_matcher(text[len(REGEX_PREFIX) :], REGEX_PREFIX))
     if text.startswith(KEEP_PREFIX):
+        spaced = text[len(KEEP_PREFIX) :][:1].isspace()
         body = text[len(KEEP_PREFIX) :].strip()
         latest = _LATEST_RE.fullmatch(body)
-        if latest is None:
+        if latest is None or (latest.group(1) and not spaced):
+            # dregsy's `keep: latest n` needs white space after `keep:`: `keep:latest 5` is
+            # a keep regex there, and here (the config loader warns about it)
             return KeepFilter(_matcher(body, KEEP_PREFIX))
         count = latest.group(1)
         if not count or not count.isdecimal():

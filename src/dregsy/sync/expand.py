@@ -19,7 +19,7 @@ from dregsy.referrers import is_referrer_tag
 from dregsy.registry import tags
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.tags import MAX_TAGS
-from dregsy.selection.filters import TagRef
+from dregsy.selection.filters import TagRef, invented_tag
 from dregsy.selection.tagset import EVERY_TAG
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ async def repository_pairs(
         if not rule.source.matches(path):
             continue
         target_path = rule.target_for(path)
+        if task.target.prefix:  # `registry: host/path`: a prefix of every repository
+            target_path = f"{task.target.prefix}/{target_path.strip('/')}"
         unit = path  # the shard key: the source path, normalised as a RepoPair's once parsed
         try:
             from_repo = task.source.registry.repository(path)
@@ -106,10 +108,19 @@ async def tag_refs(
     return refs
 
 
-def references(ref: TagRef, source: Repository, target: Repository) -> tuple[Reference, Reference]:
-    """dregsy's `JoinRefsAndTag`: read a digest by digest; push under the tag if any."""
+def references(
+    ref: TagRef, source: Repository, target: Repository, *, by_digest: bool = True
+) -> tuple[Reference, Reference]:
+    """dregsy's `JoinRefsAndTag`: read a digest by digest; push under the tag if any, else
+    by digest, or, for a relay that cannot push by digest (`by_digest=False`, the Docker
+    daemon), under dregsy's tag `dregsy-<hex>`."""
     if ref.digest is None:
         assert ref.tag is not None
         return source.tag(ref.tag), target.tag(ref.tag)
-    pushed = target.tag(ref.tag) if ref.tag is not None else target.digest(ref.digest)
+    if ref.tag is not None:
+        pushed = target.tag(ref.tag)
+    elif by_digest:
+        pushed = target.digest(ref.digest)
+    else:
+        pushed = target.tag(invented_tag(ref.digest))
     return source.digest(ref.digest), pushed

@@ -55,7 +55,7 @@ def image_result(
     seconds: float = 0.0,
 ) -> ImageResult:
     return ImageResult(
-        task=task.name,
+        task=task.label,
         source=str(pair.source),
         target=str(pair.target),
         outcome=outcome,
@@ -86,7 +86,7 @@ def image_failure(
 def mapping_failure(task: Task, mapping: Mapping, error: str) -> ImageResult:
     """A mapping (or one of its repositories) that failed before its images were known."""
     return ImageResult(
-        task=task.name,
+        task=task.label,
         source=f"{task.source.registry}/{mapping.source}",
         target=f"{task.target.registry}/{mapping.target}",
         outcome=ImageOutcome.FAILED,

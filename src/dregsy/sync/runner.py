@@ -118,7 +118,7 @@ class TaskRunner:
         if self._shard is not None:
             log.info("%s", share.summary())
         if listener is not None:
-            listener.images_planned(task.name, len(pairs))
+            listener.images_planned(task.label, len(pairs))
         if not self._dry_run:
             pairs = await self._prepare_targets(task, pairs, stats)
         new_repositories = NewRepositories()
@@ -133,14 +133,14 @@ class TaskRunner:
         if self._dry_run:
             log.info(
                 "task %s (dry run): %s%d to copy, %d unchanged, %d could not be checked",
-                task.name,
+                task.label,
                 shard,
                 stats.copied,
                 stats.skipped,
                 stats.failed,
             )
         else:
-            log.info("task %s: %s%s", task.name, shard, stats.summary())
+            log.info("task %s: %s%s", task.label, shard, stats.summary())
         return stats
 
     async def _prepare_targets(self, task: Task, pairs: list[Pair], stats: RunStats) -> list[Pair]:
@@ -166,7 +166,12 @@ class TaskRunner:
         async def pairs_of(repos: RepoPair) -> list[Pair]:
             async with self._image_slots:
                 refs = await tag_refs(source, repos, mapping, max_tags=self._max_tags)
-            return [Pair(*references(ref, repos.source, repos.target), mapping) for ref in refs]
+            # A relay that rewrites manifests (Docker) cannot push by digest: dregsy's tag
+            by_digest = self._relay.preserves_digests
+            return [
+                Pair(*references(ref, repos.source, repos.target, by_digest=by_digest), mapping)
+                for ref in refs
+            ]
 
         found = await repository_pairs(task, mapping, self._repo_lists)
         repo_pairs = [p for p in found if isinstance(p, RepoPair) and share.keeps(p.source.path)]
@@ -217,7 +222,7 @@ class TaskRunner:
         async with self._image_slots:
             started = time.monotonic()
             decision: Decision | None = None
-            progress = ByteProgress(task.name, stats.listener) if stats.listener else None
+            progress = ByteProgress(task.label, stats.listener) if stats.listener else None
             try:
                 await _learn_quota(source, pair.source)
                 decision = await self._decider.decide(

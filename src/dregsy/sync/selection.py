@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dregsy.copy.plan import short
 from dregsy.manifest import Manifest
-from dregsy.platform import parse_platform, pick_platform, subset_index
+from dregsy.platform import is_exact, parse_platform, pick_platform, subset_index
 from dregsy.reference import Repository
 from dregsy.registry import manifests
 from dregsy.registry.client import RegistryClient
@@ -50,6 +50,18 @@ async def select(
     if not top.is_index:
         log.debug("%s@%s is a single image: copied whatever its platform", repo, short(digest))
         return Selected(digest, top)
+    for text in platforms or (platform,):
+        assert text is not None
+        wanted = parse_platform(text)
+        entry = pick_platform(top, wanted)
+        if not is_exact(entry, wanted):
+            log.warning(
+                "%s@%s has no image for %s: copying %s, the closest compatible variant",
+                repo,
+                short(digest),
+                text,
+                entry.platform,
+            )
     if platforms:
         subset = subset_index(top, [parse_platform(p) for p in platforms])
         return Selected(subset.digest, subset, rebuilt=True)

@@ -13,6 +13,7 @@ from dregsy.auth.dockerconfig import (
     docker_config_path,
     host_of_key,
     read_docker_config,
+    server_url,
 )
 from dregsy.credentials import Credentials
 from dregsy.errors import CredentialError
@@ -50,6 +51,8 @@ def test_config_path_from_environment() -> None:
         ("https://index.docker.io/v1/", "docker.io"),
         ("index.docker.io", "docker.io"),
         ("registry-1.docker.io", "docker.io"),
+        ("registry.hub.docker.com", "docker.io"),
+        ("https://registry.hub.docker.com/v2/", "docker.io"),
         ("https://Reg.Example.com:5000/v2/", "reg.example.com:5000"),
         ("http://127.0.0.1:5000", "127.0.0.1:5000"),
         ("gcr.io", "gcr.io"),
@@ -71,6 +74,8 @@ async def test_auths_entry_both_forms(tmp_path: Path) -> None:
         },
     )
     assert await source(path, "docker.io").get() == Credentials("hubuser", "hubpass")
+    # every name of Docker Hub finds Docker Hub's entry
+    assert await source(path, "registry.hub.docker.com").get() == Credentials("hubuser", "hubpass")
     assert await source(path, "reg.test:5000").get() == Credentials("u", "p")
     assert await source(path, "token.test").get() is None
     assert await source(path, "other.test").get() is None
@@ -147,3 +152,10 @@ async def test_missing_creds_store_falls_back_to_auths(tmp_path: Path) -> None:
     creds = source(path, "reg.test", tmp_path / "bin")
     assert await creds.get() == Credentials("file-user", "file-pass")
     assert await source(path, "other.test", tmp_path / "bin").get() is None
+
+
+@pytest.mark.parametrize(
+    "name", ["registry.hub.docker.com", "docker.io", "index.docker.io", "registry-1.docker.io"]
+)
+def test_every_docker_hub_name_asks_for_docker_hubs_key(name: str) -> None:
+    assert server_url(parse_registry(name)) == "https://index.docker.io/v1/"

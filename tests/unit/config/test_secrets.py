@@ -28,6 +28,7 @@ def config(source: str) -> str:
 NOT_UTF8 = base64.b64encode(b"\xff\xfe" + SECRET.encode()).decode()
 NO_USERNAME = b64(json.dumps({"password": SECRET}))
 NO_PASSWORD = b64(json.dumps({"username": SECRET}))
+NO_PASSWORD_TEXT = b64(json.dumps({"username": "u", "password": [SECRET]}))
 JSON_LIST = b64(json.dumps([SECRET]))
 VALID = b64(json.dumps({"username": "u", "password": SECRET}))
 
@@ -35,7 +36,7 @@ AUTHS = {
     "bad-base64": f"      auth: '{SECRET}!'",
     "not-json": f"      auth: '{b64(SECRET + ' plain text')}'",
     "no-username": f"      auth: '{NO_USERNAME}'",
-    "no-password": f"      auth: '{NO_PASSWORD}'",
+    "password-not-text": f"      auth: '{NO_PASSWORD_TEXT}'",
     "empty-username": f"      auth: '{b64(':' + SECRET)}'",
     "json-list": f"      auth: '{JSON_LIST}'",
     "not-utf8": f"      auth: '{NOT_UTF8}'",
@@ -63,6 +64,18 @@ def test_auth_never_in_errors(source: str) -> None:
     for line in source.splitlines():
         value = line.split(":", 1)[1].strip().strip("'\"[]")
         assert value not in printed
+
+
+def test_username_without_password_is_a_warning_without_the_auth() -> None:
+    parsed = parse_config(config(f"      auth: '{NO_PASSWORD}'"))
+    creds = parsed.tasks[0].source.credentials
+    assert creds is not None
+    assert (creds.username, creds.password) == (SECRET, "")
+    (warning,) = parsed.warnings
+    assert warning.path == "tasks[0].source.auth"
+    assert "has a username but no password" in warning.message
+    assert SECRET not in str(warning)
+    assert NO_PASSWORD not in str(warning)
 
 
 def test_password_not_in_resolved_repr() -> None:

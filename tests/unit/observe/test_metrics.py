@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -111,3 +112,12 @@ def test_registry_traffic_is_read_at_scrape_time() -> None:
     )
     assert samples[key] == 1
     assert samples[("dregsy_registry_ratelimit_remaining", (("registry", "docker.io"),))] == 93
+
+
+def test_tasks_with_the_same_name_keep_apart_by_label() -> None:
+    registry = new_registry()
+    events = Listeners([TaskMetrics(registry)])
+    second = replace(task("mirror"), unique_name="mirror#2")
+    events.configured([task("mirror"), second])
+    tasks = {dict(labels).get("task") for _, labels in _samples(generate_latest(registry))}
+    assert {"mirror", "mirror#2"} <= tasks

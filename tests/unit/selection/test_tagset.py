@@ -148,7 +148,7 @@ def test_bad_entries(text: str, fragment: str) -> None:
     ("text", "kind"),
     [
         ("keep:   latest   3", "KeepLatest"),
-        ("keep:latest 3", "KeepLatest"),
+        ("keep:latest 3", "KeepFilter"),  # dregsy: white space after keep: or a regex
         ("keep: latest.*", "KeepFilter"),
         ("keep: ^latest$", "KeepFilter"),
         ("keep: !latest", "KeepFilter"),
@@ -165,3 +165,13 @@ def test_a_pinned_digest_wins_its_target_tag() -> None:
     selection = TagSelection.parse(["regex: .*", pinned])
     refs = selection.select(["stable", "v1"])
     assert sorted(r.text for r in refs) == [pinned, "v1"]
+
+
+def test_keep_latest_without_a_space_is_a_keep_regex_as_in_dregsy() -> None:
+    # dregsy 0.5.2 reads `keep:latest 2` as the keep regex `^latest 2$`, which no tag
+    # matches: every listed tag is pruned, verbatim tags stay
+    listed = ["1.0.0", "1.1.0", "1.2.0", "edge"]
+    pruned = TagSelection.parse(["semver: >=1.0.0", "edge", "keep:latest 2"])
+    assert [r.text for r in pruned.select(listed)] == ["edge"]
+    limited = TagSelection.parse(["semver: >=1.0.0", "edge", "keep: latest 2"])
+    assert [r.text for r in limited.select(listed)] == ["1.1.0", "1.2.0", "edge"]
