@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,29 +33,6 @@ REPOS = [f"team/svc-{i:02d}" for i in range(12)]
 TAGS = ["1.0", "1.1"]
 
 
-def _secret(tmp_path: Path) -> dict[str, Any]:
-    """The README's Secret (`kubectl create secret generic ... --from-file`)."""
-    workdir = tmp_path / "secret"
-    workdir.mkdir()
-    (workdir / "source-auth").write_text(auth_value(*ALICE))
-    (workdir / "target-auth").write_text(auth_value(*BOB))
-    done = subprocess.run(
-        [
-            *(kube.kubectl(), "create", "secret", "generic", "dregsy-credentials"),
-            *("--from-file=source-auth", "--from-file=target-auth"),
-            *("--dry-run=client", "-o", "json"),
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    secret: dict[str, Any] = json.loads(done.stdout)
-    secret["metadata"].pop("creationTimestamp", None)
-    return secret
-
-
 def _pods(source: RegistryServer, target: RegistryServer, tmp_path: Path, n: int) -> list[str]:
     """The `docker run` arguments of the Indexed Job's pod: the test's registries, N = n."""
     objects = kube.render(OVERLAYS / "indexed-job")
@@ -70,7 +45,7 @@ def _pods(source: RegistryServer, target: RegistryServer, tmp_path: Path, n: int
         assert old in text
         text = text.replace(old, new)
     configmap["data"]["config.yaml"] = text
-    objects.append(_secret(tmp_path))
+    objects.append(kube.readme_secret(tmp_path / "secret", auth_value(*ALICE), auth_value(*BOB)))
     job = kube.find(objects, "Job")
     job["spec"]["completions"] = job["spec"]["parallelism"] = n
     (container,) = kube.pod_spec(job)["containers"]

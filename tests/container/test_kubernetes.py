@@ -14,7 +14,6 @@ host names and the sidecar's port in the rendered ConfigMap are replaced, and th
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -235,27 +234,7 @@ def test_a_probe_that_never_answers_fails_within_its_timings() -> None:
 
 
 def _readme_secret(tmp_path: Path) -> dict[str, Any]:
-    """The README's Secret: `kubectl create secret generic ... --from-file` (client-side)."""
-    workdir = tmp_path / "secret"
-    workdir.mkdir()
-    (workdir / "source-auth").write_text(auth_value(*ALICE))
-    (workdir / "target-auth").write_text(auth_value(*BOB))
-    done = subprocess.run(
-        [
-            *(kube.kubectl(), "create", "secret", "generic", "dregsy-credentials"),
-            *("--from-file=source-auth", "--from-file=target-auth"),
-            *("--dry-run=client", "-o", "json"),
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    secret: dict[str, Any] = json.loads(done.stdout)
-    secret["metadata"].pop("creationTimestamp", None)
-    kube.validate(secret)
-    return secret
+    return kube.readme_secret(tmp_path / "secret", auth_value(*ALICE), auth_value(*BOB))
 
 
 def _registries(registry_factory: RegistryFactory, tmp_path: Path) -> tuple[Any, Any, Any]:
@@ -373,7 +352,12 @@ def test_deployment_pod_syncs_and_reloads_an_edited_configmap(
     docker: DockerCli, dregsy_image: BuiltImage, registry_factory: RegistryFactory, tmp_path: Path
 ) -> None:
     source, target, seeded = _registries(registry_factory, tmp_path)
-    objects = _objects_for_test("base", source, target, _readme_secret(tmp_path))
+    objects = _objects_for_test(
+        "base",
+        source,
+        target,
+        _readme_secret(tmp_path),
+    )
     run = _pod_run(objects, "Deployment", tmp_path / "pod")
     assert "dregsy:latest" in run.args  # the manifest's image, which scripts/image tags too
     assert run.base_url is not None
@@ -420,7 +404,12 @@ def test_cronjob_pod_syncs_once_and_exits(
     docker: DockerCli, dregsy_image: BuiltImage, registry_factory: RegistryFactory, tmp_path: Path
 ) -> None:
     source, target, seeded = _registries(registry_factory, tmp_path)
-    objects = _objects_for_test("overlays/cronjob", source, target, _readme_secret(tmp_path))
+    objects = _objects_for_test(
+        "overlays/cronjob",
+        source,
+        target,
+        _readme_secret(tmp_path),
+    )
     run = _pod_run(objects, "CronJob", tmp_path / "pod")
     assert (run.base_url, run.probes) == (None, {})  # a one-off run: no endpoint, no probes
     args = run.args

@@ -50,7 +50,7 @@ def test_renders_and_validates_against_the_kubernetes_schema(overlay: str, workl
     security = {**pod["securityContext"], **dregsy["securityContext"]}
     assert security["runAsNonRoot"] is True
     assert security["readOnlyRootFilesystem"] is True
-    assert dregsy["args"] == ["-config=/config/config.yaml"]
+    assert dregsy["args"][0] == "-config=/config/config.yaml"  # StatefulSet: and -listen
 
 
 def test_schema_validation_rejects_a_misspelt_field() -> None:
@@ -70,6 +70,15 @@ def test_statefulset_pods_each_get_their_shard(tmp_path: Path) -> None:
     assert env["DREGSY_SHARDS"] == str(replicas)
     assert spec["serviceName"] == kube.find(objects, "Service")["metadata"]["name"]
     assert spec["podManagementPolicy"] == "Parallel"
+    # Each replica serves its endpoint as the base's pod does: probes and scrape annotations.
+    (container,) = spec["template"]["spec"]["containers"]
+    assert "-listen=:9090" in container["args"]
+    assert container["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "9090"
     name = statefulset["metadata"]["name"]
     # A pod's host name is its name: <statefulset>-<ordinal>.
     shards = {shard_from(None, env, f"{name}-{ordinal}") for ordinal in range(replicas)}

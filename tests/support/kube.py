@@ -119,3 +119,28 @@ def pod_spec(workload: Mapping[str, Any]) -> Obj:
         spec = spec["jobTemplate"]["spec"]
     pod: Obj = spec["template"]["spec"]
     return pod
+
+
+def readme_secret(workdir: Path, source_auth: str, target_auth: str) -> Obj:
+    """The README's Secret, made as the README makes it: ``kubectl create secret generic
+    dregsy-credentials --from-file=source-auth --from-file=target-auth`` (client-side, no
+    cluster), with the two files written to *workdir*; validated like the manifests."""
+    workdir.mkdir(parents=True)
+    (workdir / "source-auth").write_text(source_auth)
+    (workdir / "target-auth").write_text(target_auth)
+    done = subprocess.run(
+        [
+            *(kubectl(), "create", "secret", "generic", "dregsy-credentials"),
+            *("--from-file=source-auth", "--from-file=target-auth"),
+            *("--dry-run=client", "-o", "json"),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    secret: Obj = json.loads(done.stdout)
+    secret["metadata"].pop("creationTimestamp", None)
+    validate(secret)
+    return secret

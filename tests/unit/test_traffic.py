@@ -80,3 +80,21 @@ def test_pull_quota_is_low_only_below_min_of_what_the_registry_said() -> None:
     with pytest.raises(PullQuotaLowError) as info:
         quota.check()
     assert str(info.value) == "rate limit: registry-1.docker.io has 9 of 100 pulls left (min 10)"
+
+
+def test_a_concurrent_answer_recorded_late_cannot_raise_the_count() -> None:
+    now = [0.0]
+    traffic = RegistryTraffic(clock=lambda: now[0])
+    hub = "registry-1.docker.io"
+    first, second = traffic.now(), traffic.now()  # two requests in flight at once
+    now[0] = 1.0
+    traffic.record(hub, "GET", 200, {"ratelimit-remaining": "72"}, sent_at=second)
+    now[0] = 2.0
+    traffic.record(hub, "GET", 200, {"ratelimit-remaining": "73"}, sent_at=first)
+    assert traffic.ratelimit(hub) == (72, None)
+    traffic.record(hub, "GET", 200, {"ratelimit-remaining": "71"}, sent_at=first)
+    assert traffic.ratelimit(hub) == (71, None)  # lower is always newer news
+    later = traffic.now()  # sent after the kept count arrived: the window may have reset
+    now[0] = 3.0
+    traffic.record(hub, "GET", 200, {"ratelimit-remaining": "100"}, sent_at=later)
+    assert traffic.ratelimit(hub) == (100, None)
