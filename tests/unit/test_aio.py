@@ -24,6 +24,7 @@ class ScriptedServer:
         self.most_open = 0
         self.heads: list[bytes] = []
         self.server: asyncio.Server | None = None
+        self._changed = asyncio.Condition()
 
     @property
     def url(self) -> str:
@@ -53,6 +54,13 @@ class ScriptedServer:
         finally:
             self.open_now -= 1
             writer.close()
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def until_all_closed(self) -> None:
+        """Wait until the server has closed every connection it accepted."""
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: self.open_now == 0)
 
 
 @contextlib.asynccontextmanager
@@ -147,7 +155,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> 
 
     async with serving(once) as server, client() as http:
         assert (await http.get(server.url)).content == b"x"
-        await asyncio.sleep(0.05)  # the close arrives while the connection is idle
+        await server.until_all_closed()  # the close arrives while the connection is idle
         assert (await http.get(server.url)).content == b"x"
         assert server.connections == 2
 
@@ -292,8 +300,7 @@ async def test_idle_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dregsy.registry.aio.KEEPALIVE", 0.05)
     async with serving(ok) as server, client() as http:
         await http.get(server.url)
-        await http.get(server.url)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # longer than KEEPALIVE: the idle connection expired
         await http.get(server.url)
         assert server.connections == 2
 
@@ -324,8 +331,7 @@ async def test_a_response_still_open_at_close_is_not_pooled() -> None:
             async with http.stream("GET", server.url) as streamed:
                 await transport.aclose()
                 assert await streamed.aread() == b"hello"
-            await asyncio.sleep(0.05)
-            assert server.open_now == 0  # closed, not kept idle
+            await server.until_all_closed()  # closed, not kept idle (else this times out)
 
 
 async def test_a_header_value_http_cannot_carry_is_refused_without_quoting_it() -> None:
