@@ -1,12 +1,21 @@
-"""The redirect policy (dregsy.registry.follow): hops, schemes, methods, bodies, credentials."""
+"""The redirect policy (dregsy.registry.follow): hops, schemes, methods, bodies, credentials.
+
+Against real HTTP servers on loopback (aiohttp.web), through dregsy's aiohttp transport: a
+registry (`own`) and another host (`other`, a blob store a redirect points to).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.follow import MAX_REDIRECTS, RedirectError, send_following
 
 
@@ -18,73 +27,108 @@ class Recorder(httpx.Auth):
         yield request
 
 
-def _client(routes: dict[str, httpx.Response], seen: list[httpx.Request]) -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        request.read()
-        seen.append(request)
-        return routes.get(str(request.url.copy_with(query=None)), httpx.Response(200))
+@dataclass
+class Seen:
+    method: str
+    path: str
+    authorization: str | None
+    body: bytes
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+@dataclass
+class Host:
+    """One server: `routes` maps a path to (status, Location); anything else is 200."""
+
+    routes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    server: TestServer | None = None
+    peer: Host | None = None  # where OTHER in a Location points
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        auth = request.headers.get("Authorization")
+        self.seen.append(Seen(request.method, request.path, auth, body))
+        status, location = self.routes.get(request.path, (200, ""))
+        if self.peer is not None:
+            location = location.replace("OTHER", self.peer.base)
+        headers = {"Location": location} if location else {}
+        return web.Response(status=status, headers=headers)
 
 
-def _own(url: httpx.URL) -> httpx.Auth | None:
-    return Recorder() if url.host == "reg.test" else None
+@asynccontextmanager
+async def hosts() -> AsyncIterator[tuple[Host, Host, httpx.AsyncClient]]:
+    other = Host()
+    own = Host(peer=other)
+    for host in (own, other):
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", host.handle)
+        host.server = TestServer(app, host="127.0.0.1")
+        await host.server.start_server()
+    http = httpx.AsyncClient(transport=AiohttpTransport(tls=None, max_connections=4))
+    try:
+        yield own, other, http
+    finally:
+        await http.aclose()
+        for host in (own, other):
+            assert host.server is not None
+            await host.server.close()
+
+
+def _own_only(own: Host) -> Callable[[httpx.URL], httpx.Auth | None]:
+    def auth_for(url: httpx.URL) -> httpx.Auth | None:
+        return Recorder() if f"http://{url.netloc.decode()}" == own.base else None
+
+    return auth_for
 
 
 async def test_credentials_stay_with_the_own_host_across_redirects() -> None:
-    seen: list[httpx.Request] = []
-    routes = {
-        "https://reg.test/blob": httpx.Response(307, headers={"Location": "https://cdn.test/x"})
-    }
-    async with _client(routes, seen) as http:
-        response = await send_following(
-            http, http.build_request("GET", "https://reg.test/blob"), auth_for=_own
-        )
+    async with hosts() as (own, other, http):
+        own.routes["/blob"] = (307, "OTHER/x")
+        request = http.build_request("GET", own.base + "/blob")
+        response = await send_following(http, request, auth_for=_own_only(own))
         assert response.status_code == 200
-    assert [str(r.url) for r in seen] == ["https://reg.test/blob", "https://cdn.test/x"]
-    assert seen[0].headers.get("authorization") == "Bearer secret"
-    assert "authorization" not in seen[1].headers
+        await response.aclose()
+    assert [(s.path, s.authorization) for s in own.seen] == [("/blob", "Bearer secret")]
+    assert [(s.path, s.authorization) for s in other.seen] == [("/x", None)]
 
 
 async def test_a_redirect_loop_ends_after_the_limit() -> None:
-    seen: list[httpx.Request] = []
-    routes = {"https://reg.test/a": httpx.Response(302, headers={"Location": "/a"})}
-    async with _client(routes, seen) as http:
+    async with hosts() as (own, _, http):
+        own.routes["/a"] = (302, "/a")
         with pytest.raises(RedirectError, match="more than 10 redirects"):
             await send_following(
-                http, http.build_request("GET", "https://reg.test/a"), auth_for=_own
+                http, http.build_request("GET", own.base + "/a"), auth_for=_own_only(own)
             )
-    assert len(seen) == MAX_REDIRECTS + 1
+    assert len(own.seen) == MAX_REDIRECTS + 1
 
 
 @pytest.mark.parametrize(
-    "location", ["gopher://reg.test/1", "ftp://reg.test/x", "file:///etc/passwd"]
+    "location", ["gopher://127.0.0.1/1", "ftp://127.0.0.1/x", "file:///etc/passwd"]
 )
 async def test_only_http_and_https_are_followed(location: str) -> None:
-    seen: list[httpx.Request] = []
-    routes = {"https://reg.test/a": httpx.Response(307, headers={"Location": location})}
-    async with _client(routes, seen) as http:
+    async with hosts() as (own, _, http):
+        own.routes["/a"] = (307, location)
         with pytest.raises(RedirectError, match="only http and https"):
             await send_following(
-                http, http.build_request("GET", "https://reg.test/a"), auth_for=_own
+                http, http.build_request("GET", own.base + "/a"), auth_for=_own_only(own)
             )
-    assert len(seen) == 1
+    assert len(own.seen) == 1
 
 
 async def test_303_turns_into_a_get_and_307_keeps_a_replayable_body() -> None:
-    seen: list[httpx.Request] = []
-    routes = {
-        "https://reg.test/post": httpx.Response(303, headers={"Location": "/got"}),
-        "https://reg.test/put": httpx.Response(307, headers={"Location": "/put2"}),
-    }
-    async with _client(routes, seen) as http:
-        await send_following(
-            http, http.build_request("POST", "https://reg.test/post", content=b"abc"), auth_for=_own
-        )
-        await send_following(
-            http, http.build_request("PUT", "https://reg.test/put", content=b"xyz"), auth_for=_own
-        )
-    assert [(r.method, r.url.path, r.content) for r in seen] == [
+    async with hosts() as (own, _, http):
+        own.routes["/post"] = (303, "/got")
+        own.routes["/put"] = (307, "/put2")
+        for method, path, body in (("POST", "/post", b"abc"), ("PUT", "/put", b"xyz")):
+            request = http.build_request(method, own.base + path, content=body)
+            response = await send_following(http, request, auth_for=_own_only(own))
+            await response.aclose()
+    assert [(s.method, s.path, s.body) for s in own.seen] == [
         ("POST", "/post", b"abc"),
         ("GET", "/got", b""),
         ("PUT", "/put", b"xyz"),
@@ -92,5 +136,15 @@ async def test_303_turns_into_a_get_and_307_keeps_a_replayable_body() -> None:
     ]
 
 
-# A streamed body redirected by 307 is refused: httpx's MockTransport reads every request
-# body (making it replayable), so tests/e2e/test_hostile.py checks that one (upload-307).
+async def test_a_streamed_body_is_not_sent_twice() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"layer bytes"
+
+    async with hosts() as (own, _, http):
+        own.routes["/upload"] = (307, "/again")
+        request = http.build_request(
+            "PUT", own.base + "/upload", content=chunks(), headers={"Content-Length": "11"}
+        )
+        with pytest.raises(RedirectError, match="cannot be done"):
+            await send_following(http, request, auth_for=_own_only(own))
+    assert [s.path for s in own.seen] == ["/upload"]

@@ -1,28 +1,59 @@
+"""Retries (dregsy.registry.retry) against a real HTTP server on loopback."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.backoff import RegistryPauses
 from dregsy.registry.retry import RetryPolicy, RetryTransport, retry_after
 
+DROP = -1  # an answer that closes the connection without a response
+
 
 class Script:
-    """Answers requests with a scripted list of statuses (or exceptions)."""
+    """A real HTTP server on loopback answering with a scripted list of statuses (DROP
+    closes the connection instead); `calls` counts the requests that reached it."""
 
-    def __init__(self, *answers: int | Exception, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, *answers: int, headers: dict[str, str] | None = None) -> None:
         self.answers = list(answers)
         self.headers = headers or {}
         self.calls = 0
+        self.server: TestServer | None = None
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
+        await request.read()
         answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return httpx.Response(answer, headers=self.headers)
+        if answer == DROP:
+            assert request.transport is not None
+            request.transport.close()
+        return web.Response(status=max(answer, 200), headers=self.headers)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def __aenter__(self) -> Script:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        await self.server.close()
+
+
+def _wire() -> AiohttpTransport:
+    return AiohttpTransport(tls=None, max_connections=4)
 
 
 def _client(script: Script, sleeps: list[float]) -> httpx.AsyncClient:
@@ -30,16 +61,14 @@ def _client(script: Script, sleeps: list[float]) -> httpx.AsyncClient:
         sleeps.append(seconds)
 
     policy = RetryPolicy(attempts=4, base=0.5, factor=2, jitter=0)
-    return httpx.AsyncClient(
-        transport=RetryTransport(httpx.MockTransport(script), policy, sleep=sleep)
-    )
+    return httpx.AsyncClient(transport=RetryTransport(_wire(), policy, sleep=sleep))
 
 
 async def test_retries_5xx_with_backoff() -> None:
     sleeps: list[float] = []
     script = Script(503, 502, 200)
-    async with _client(script, sleeps) as client:
-        response = await client.get("https://r.test/v2/")
+    async with script, _client(script, sleeps) as client:
+        response = await client.get(script.url + "/v2/")
     assert response.status_code == 200
     assert script.calls == 3
     assert sleeps == [0.5, 1.0]
@@ -48,8 +77,8 @@ async def test_retries_5xx_with_backoff() -> None:
 async def test_gives_up_after_attempts() -> None:
     sleeps: list[float] = []
     script = Script(500, 500, 500, 500)
-    async with _client(script, sleeps) as client:
-        response = await client.get("https://r.test/v2/")
+    async with script, _client(script, sleeps) as client:
+        response = await client.get(script.url + "/v2/")
     assert response.status_code == 500
     assert script.calls == 4
 
@@ -57,8 +86,8 @@ async def test_gives_up_after_attempts() -> None:
 async def test_honours_retry_after_on_429() -> None:
     sleeps: list[float] = []
     script = Script(429, 200, headers={"Retry-After": "3"})
-    async with _client(script, sleeps) as client:
-        response = await client.get("https://r.test/v2/")
+    async with script, _client(script, sleeps) as client:
+        response = await client.get(script.url + "/v2/")
     assert response.status_code == 200
     assert sleeps == [3.0]
 
@@ -67,17 +96,17 @@ async def test_honours_retry_after_on_429() -> None:
 async def test_does_not_retry_client_errors(status: int) -> None:
     sleeps: list[float] = []
     script = Script(status, 200)
-    async with _client(script, sleeps) as client:
-        response = await client.get("https://r.test/v2/")
+    async with script, _client(script, sleeps) as client:
+        response = await client.get(script.url + "/v2/")
     assert response.status_code == status
     assert script.calls == 1
 
 
-async def test_retries_connection_errors() -> None:
+async def test_retries_a_connection_closed_without_a_response() -> None:
     sleeps: list[float] = []
-    script = Script(httpx.ConnectError("refused"), 200)
-    async with _client(script, sleeps) as client:
-        response = await client.get("https://r.test/v2/")
+    script = Script(DROP, 200)
+    async with script, _client(script, sleeps) as client:
+        response = await client.get(script.url + "/v2/")
     assert response.status_code == 200
     assert script.calls == 2
 
@@ -89,8 +118,8 @@ async def test_streamed_bodies_are_not_replayed() -> None:
     async def body() -> AsyncIterator[bytes]:
         yield b"data"
 
-    async with _client(script, sleeps) as client:
-        response = await client.put("https://r.test/upload", content=body())
+    async with script, _client(script, sleeps) as client:
+        response = await client.put(script.url + "/upload", content=body())
     assert response.status_code == 503
     assert script.calls == 1
 
@@ -127,10 +156,10 @@ async def test_a_429_pauses_every_client_of_the_registry() -> None:
     statuses = {"a": [429, 200], "b": [200]}
     sent: list[tuple[str, float]] = []
 
-    def network(request: httpx.Request) -> httpx.Response:
-        name = request.url.path.strip("/")
+    async def network(request: web.Request) -> web.Response:
+        name = request.path.strip("/")
         sent.append((name, now[0]))
-        return httpx.Response(statuses[name].pop(0), headers={"Retry-After": "30"})
+        return web.Response(status=statuses[name].pop(0), headers={"Retry-After": "30"})
 
     def client(name: str) -> httpx.AsyncClient:
         async def sleep(seconds: float) -> None:
@@ -138,7 +167,7 @@ async def test_a_429_pauses_every_client_of_the_registry() -> None:
             now[0] += seconds
 
         transport = RetryTransport(
-            httpx.MockTransport(network),
+            _wire(),
             RetryPolicy(jitter=0, max_retry_after=20),
             sleep=sleep,
             pause=pauses.for_registry("r.test"),
@@ -146,12 +175,16 @@ async def test_a_429_pauses_every_client_of_the_registry() -> None:
         )
         return httpx.AsyncClient(transport=transport)
 
-    async with client("a") as first, client("b") as second:
-        assert (await first.get("https://r.test/a")).status_code == 200
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", network)
+    async with TestServer(app, host="127.0.0.1") as server, client("a") as first:
+        base = f"http://127.0.0.1:{server.port}"
+        assert (await first.get(base + "/a")).status_code == 200
         # Capped at max_retry_after; the other client waits out the rest of the pause.
         assert sleeps == [("a", 20.0)]
         now[0] = 110.0  # as if the other client asked 10 s into the pause
-        assert (await second.get("https://r.test/b")).status_code == 200
+        async with client("b") as second:
+            assert (await second.get(base + "/b")).status_code == 200
     assert sleeps == [("a", 20.0), ("b", 10.0)]
     assert sent == [("a", 100.0), ("a", 120.0), ("b", 120.0)]
 
@@ -165,9 +198,9 @@ async def test_a_429_to_a_request_sent_once_still_pauses_the_registry() -> None:
     async def body() -> AsyncIterator[bytes]:
         yield b"data"
 
-    transport = RetryTransport(httpx.MockTransport(script), pause=pause, clock=lambda: 50.0)
-    async with httpx.AsyncClient(transport=transport) as client:
-        response = await client.put("https://r.test/upload", content=body())
+    transport = RetryTransport(_wire(), pause=pause, clock=lambda: 50.0)
+    async with script, httpx.AsyncClient(transport=transport) as client:
+        response = await client.put(script.url + "/upload", content=body())
     assert response.status_code == 429
     assert script.calls == 1
     assert pause.until == 55.0  # the HTTP date, 5 s after the answer's own Date

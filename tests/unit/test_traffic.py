@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from dregsy.config.types import RateLimit
 from dregsy.errors import PullQuotaLowError
 from dregsy.reference import Registry
+from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.quota import PullQuota
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.traffic import RegistryTraffic, TrafficTransport, quota_number
@@ -35,24 +38,30 @@ def test_records_requests_and_the_last_quota() -> None:
 async def test_every_attempt_is_counted_under_the_registry_or_the_host_asked() -> None:
     answers = iter([503, 200, 200])
 
-    def network(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(next(answers), headers={"RateLimit-Remaining": "9;w=60"})
+    async def network(request: web.Request) -> web.Response:
+        return web.Response(status=next(answers), headers={"RateLimit-Remaining": "9;w=60"})
 
     async def sleep(seconds: float) -> None:
         pass
 
-    traffic = RegistryTraffic()
-    recording = TrafficTransport(httpx.MockTransport(network), Registry(host="docker.io"), traffic)
-    transport = RetryTransport(recording, RetryPolicy(jitter=0), sleep=sleep)
-    async with httpx.AsyncClient(transport=transport) as client:
-        await client.head("https://registry-1.docker.io/v2/library/a/manifests/1")
-        await client.get("https://auth.docker.io/token")
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", network)
+    async with TestServer(app, host="127.0.0.1") as server:
+        port = server.port
+        registry = f"127.0.0.1:{port}"
+        traffic = RegistryTraffic()
+        wire = AiohttpTransport(tls=None, max_connections=2)
+        recording = TrafficTransport(wire, Registry(host=registry), traffic)
+        transport = RetryTransport(recording, RetryPolicy(jitter=0), sleep=sleep)
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.head(f"http://{registry}/v2/library/a/manifests/1")
+            await client.get(f"http://localhost:{port}/token")  # another host name
     assert traffic.requests() == {
-        ("registry-1.docker.io", "HEAD", "503"): 1,
-        ("registry-1.docker.io", "HEAD", "200"): 1,
-        ("auth.docker.io", "GET", "200"): 1,
+        (registry, "HEAD", "503"): 1,
+        (registry, "HEAD", "200"): 1,
+        (f"localhost:{port}", "GET", "200"): 1,
     }
-    assert traffic.ratelimits()["registry-1.docker.io"] == (9, None)
+    assert traffic.ratelimits()[registry] == (9, None)
 
 
 def test_pull_quota_is_low_only_below_min_of_what_the_registry_said() -> None:

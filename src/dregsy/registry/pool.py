@@ -15,8 +15,8 @@ import httpx
 
 from dregsy import __version__
 from dregsy.reference import Registry
+from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.backoff import RegistryPauses
-from dregsy.registry.http11 import Http11Transport
 from dregsy.registry.proxy import ProxySettings
 from dregsy.registry.retry import RetryPolicy, RetryTransport
 from dregsy.registry.tls import host_material, ssl_context
@@ -89,7 +89,6 @@ class HttpPool:
 
     def _build(self, registry: Registry, skip_tls_verify: bool, cap: int) -> httpx.AsyncClient:
         s = self._settings
-        limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
 
         def make(tls: bool) -> httpx.AsyncBaseTransport:
             context: ssl.SSLContext | None = None
@@ -97,11 +96,7 @@ class HttpPool:
                 context = _unverified_tls() if skip_tls_verify else self._tls(registry)
 
             def transport(proxy: str | None) -> httpx.AsyncBaseTransport:
-                if proxy is None:
-                    return Http11Transport(tls=context, max_connections=cap)
-                # Proxies (and CONNECT tunnels) are rare enough for httpx's own transport.
-                verify: ssl.SSLContext | bool = context or False
-                return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
+                return AiohttpTransport(tls=context, max_connections=cap, proxy=proxy)
 
             return s.proxies.transport(transport)
 
