@@ -1,7 +1,9 @@
 """Runs the workloads with each tool, alternating, and prints medians and ratios.
 
 `python -m bench.main [--workloads W1,W2,W4,W3,W5] [--runs 3] [--tools ...] [--rtt-ms 20]`;
-`--workloads W2S` measures sharding (bench/shards.py).
+`--workloads W2S` measures sharding (bench/shards.py). A tool written `dregsy-native:32` runs
+with `parallel` and `max-connections` 32 (its floor row is `floor:32`); `--sweep 8,16,32`
+puts one such variant per value in place of `dregsy-native`, alternated like any tool.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tests.support.registry import RegistryFactory, RegistryServer
 
 from bench import shards, workloads
 from bench.latency import LatencyProxy, delayed
-from bench.tools import TOOLS, Command, Setup
+from bench.tools import TOOLS, Setup
 
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 
@@ -119,9 +121,44 @@ def _record(results: Results, name: str, run: int, tool: str, phase: str, m: Mea
 
 def _order(tools: list[str], run: int) -> list[str]:
     """The contenders for this run, rotated so each goes first in turn (floor is not one)."""
-    contenders = [t for t in tools if t != "floor"]
+    contenders = [t for t in tools if _variant(t)[0] != "floor"]
     shift = run % len(contenders)
     return contenders[shift:] + contenders[:shift]
+
+
+def _variant(tool: str) -> tuple[str, int | None]:
+    """`dregsy-native:32` -> ("dregsy-native", 32): the tool, and its concurrency if set."""
+    name, _, n = tool.partition(":")
+    return name, int(n) if n else None
+
+
+def _floor_of(tool: str) -> str:
+    """The floor row measured after `tool`: `floor`, or `floor:N` for a variant."""
+    n = _variant(tool)[1]
+    return "floor" if n is None else f"floor:{n}"
+
+
+def _setup(
+    opts: Options,
+    tool: str,
+    workload: workloads.Workload,
+    src: str,
+    dst: str,
+    work: Path,
+    docker_host: str | None = None,
+) -> Setup:
+    n = _variant(tool)[1]
+    parallel = n or opts.parallel
+    conns = n or opts.max_connections
+    return Setup(workload, src, dst, work, docker_host, parallel, conns)
+
+
+def _command(tool: str, setup: Setup) -> list[str]:
+    return TOOLS[_variant(tool)[0]](setup)
+
+
+def _measures_floor(tool: str, opts: Options) -> bool:
+    return _variant(tool)[0] == "dregsy-native" and "floor" in opts.tools
 
 
 def run_workload(
@@ -139,34 +176,26 @@ def run_workload(
     for run in range(opts.runs):
         for tool in _order(opts.tools, run):
             skopeo_support.clear_blob_info_cache()
-            with target(factory, f"dst-{name}-{tool}-{run}") as dst:
-                setup = Setup(
-                    workload,
-                    source.host,
-                    dst.host,
-                    work,
-                    docker_host,
-                    opts.parallel,
-                    opts.max_connections,
-                )
-                command: Command = TOOLS[tool]
+            with target(factory, f"dst-{name}-{tool.replace(':', '-')}-{run}") as dst:
+                setup = _setup(opts, tool, workload, source.host, dst.host, work, docker_host)
+
                 log = work / f"{name}-{tool}.log"
                 if name == "W4":
-                    measure(command(setup), source, dst, log)  # full copy, not counted
+                    measure(_command(tool, setup), source, dst, log)  # full copy, not counted
                     changes = [("bench/repo0", "t1"), ("bench/repo1", "t2"), ("bench/repo2", "t3")]
                     saved = _saved_manifests(source.url, changes)
                     asyncio.run(workloads.change_tags(source.url, changes))
-                    phases = {"incremental": measure(command(setup), source, dst, log)}
+                    phases = {"incremental": measure(_command(tool, setup), source, dst, log)}
                     asyncio.run(workloads.restore_tags(source.url, saved))
                 else:
-                    phases = {"full": measure(command(setup), source, dst, log)}
+                    phases = {"full": measure(_command(tool, setup), source, dst, log)}
                     if tool != "ideal-copy":  # it checks nothing, so it has no no-op run
-                        phases["no-op"] = measure(command(setup), source, dst, log)
+                        phases["no-op"] = measure(_command(tool, setup), source, dst, log)
                 for phase, m in phases.items():
                     _record(results, name, run, tool, phase, m)
-                if tool == "dregsy-native" and "floor" in opts.tools and name in ("W1", "W2"):
+                if _measures_floor(tool, opts) and name in ("W1", "W2"):
                     m = measure(TOOLS["floor"](setup), source, dst, work / f"{name}-floor.log")
-                    _record(results, name, run, "floor", "no-op", m)
+                    _record(results, name, run, _floor_of(tool), "no-op", m)
     source.stop()
     return results
 
@@ -196,25 +225,26 @@ def run_w5(opts: Options, factory: RegistryFactory, work: Path) -> Results:
         delayed(noop_dst.host, opts.rtt) as noop_out,
     ):
 
-        def setup(wl: workloads.Workload, src: LatencyProxy, dst: LatencyProxy) -> Setup:
-            return Setup(wl, src.host, dst.host, work, None, opts.parallel, opts.max_connections)
+        def setup(tool: str, wl: workloads.Workload, src: LatencyProxy, dst: LatencyProxy) -> Setup:
+            return _setup(opts, tool, wl, src.host, dst.host, work)
 
         for run in range(opts.runs):
             for tool in _order(opts.tools, run):
                 skopeo_support.clear_blob_info_cache()
                 log = work / f"W5-{tool}.log"
                 if tool != "ideal-copy":
-                    noop = setup(noop_wl, noop_in, noop_out)
-                    m = measure(TOOLS[tool](noop), noop_src, noop_dst, log)
+                    noop = setup(tool, noop_wl, noop_in, noop_out)
+                    m = measure(_command(tool, noop), noop_src, noop_dst, log)
                     _record(results, "W5", run, tool, noop_phase, m)
-                    if tool == "dregsy-native" and "floor" in opts.tools:
+                    if _measures_floor(tool, opts):
                         m = measure(TOOLS["floor"](noop), noop_src, noop_dst, log)
-                        _record(results, "W5", run, "floor", noop_phase, m)
+                        _record(results, "W5", run, _floor_of(tool), noop_phase, m)
                 with (
-                    target(factory, f"dst-W5-{tool}-{run}") as dst,
+                    target(factory, f"dst-W5-{tool.replace(':', '-')}-{run}") as dst,
                     delayed(dst.host, opts.rtt) as full_out,
                 ):
-                    m = measure(TOOLS[tool](setup(full_wl, full_in, full_out)), full_src, dst, log)
+                    full = setup(tool, full_wl, full_in, full_out)
+                    m = measure(_command(tool, full), full_src, dst, log)
                     _record(results, "W5", run, tool, "full W1", m)
     for server in (full_src, noop_src, noop_dst):
         server.stop()
@@ -234,8 +264,8 @@ def table(name: str, results: Results) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     skopeo = results.get("skopeo-sync", {})
-    floor = results.get("floor", {})
     for tool, phases in results.items():
+        floor = results.get(_floor_of(tool) if _variant(tool)[0] != "floor" else tool, {})
         for phase, ms in phases.items():
             wall = med(ms, "wall")
             ref = skopeo.get(phase)
@@ -265,14 +295,25 @@ def main() -> int:
     parser.add_argument(
         "--max-connections", type=int, help="dregsy's max-connections (default: its own)"
     )
+    parser.add_argument(
+        "--sweep",
+        help="values of parallel = max-connections to try, e.g. 8,16,32,64: one "
+        "dregsy-native:N per value in place of dregsy-native, alternated in the same run",
+    )
     parser.add_argument("--w2-repos", type=int, default=300, help="W2's repositories (x 5 tags)")
     parser.add_argument(
         "--w5-repos", type=int, default=100, help="W5's no-op repositories (x 5 tags)"
     )
     args = parser.parse_args()
+    tools = args.tools.split(",")
+    if args.sweep:
+        variants = [f"dregsy-native:{int(n)}" for n in args.sweep.split(",")]
+        at = tools.index("dregsy-native") if "dregsy-native" in tools else 0
+        tools = [t for t in tools if t != "dregsy-native"]
+        tools[at:at] = variants
     opts = Options(
         runs=args.runs,
-        tools=args.tools.split(","),
+        tools=tools,
         rtt=args.rtt_ms / 1000,
         parallel=args.parallel,
         max_connections=args.max_connections,
