@@ -185,6 +185,12 @@ class Pki:
         """A client context trusting only the test CA."""
         return self.ca.ssl_context()
 
+    def server_context(self) -> ssl.SSLContext:
+        """A server context with the server certificate (localhost, 127.0.0.1, ::1)."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.server.cert_path, self.server.key_path)
+        return context
+
     def client_pair(self, directory: Path, common_name: str = "dregsy-test-client") -> CertPair:
         """Issue a client certificate into *directory*; see :func:`make_client_cert`."""
         return make_client_cert(self.ca, directory, common_name)

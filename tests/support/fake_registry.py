@@ -1,4 +1,4 @@
-"""An in-memory registry for httpx.MockTransport: protocol edge cases real registries rarely show.
+"""An in-memory registry served over loopback: protocol edge cases real registries rarely show.
 
 It speaks enough of the Distribution API for the copy engine (ping, manifests, blobs,
 uploads, mounts, tags) and lets a test inject faults: wrong blob bytes, truncated bodies,
@@ -7,6 +7,11 @@ With `referrers_api` it serves the OCI 1.1 referrers API as the distribution spe
 describes it (`GET /v2/<name>/referrers/<digest>`, `?artifactType=` filtering with
 `OCI-Filters-Applied`, `OCI-Subject` on the PUT of a manifest with `subject`); with
 `etags` it answers manifest GETs with an ETag and refuses a PUT whose `If-Match` is stale.
+
+Registries are written as request handlers (`httpx.Request` in, `httpx.Response` out);
+`FakeNetwork` routes by host name and serves them all from one loopback server
+(`tests.support.served`), which dregsy's client reaches through a resolver that sends
+every name there. Close networks with `FakeNetwork.close_all()` (an autouse fixture does).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import httpx
 
@@ -25,7 +32,11 @@ from dregsy.auth.sources import CredentialSource
 from dregsy.credentials import Credentials
 from dregsy.reference import parse_registry
 from dregsy.registry.client import RegistryClient
-from dregsy.registry.retry import RetryPolicy, RetryTransport
+from dregsy.registry.http import Sender
+from dregsy.registry.retry import RetryPolicy, RetrySender
+from dregsy.registry.session import Session
+from tests.support.certs import Pki
+from tests.support.served import LoopbackWeb
 
 _MANIFEST_RE = re.compile(r"^/v2/(?P<repo>.+)/manifests/(?P<ref>[^/]+)$")
 _BLOB_RE = re.compile(r"^/v2/(?P<repo>.+)/blobs/(?P<digest>sha256:[a-f0-9]{64})$")
@@ -100,7 +111,7 @@ class FakeRegistry:
                 return response
         authorized = request.headers.get("authorization") == f"Bearer {self.token}"
         if path.startswith("/v2/") and self.token is not None and not authorized:
-            challenge = f'Bearer realm="https://{self.host}/token",service="{self.host}"'
+            challenge = f'Bearer realm="http://{self.host}/token",service="{self.host}"'
             return httpx.Response(401, headers={"WWW-Authenticate": challenge})
         if path == "/token":
             return httpx.Response(200, json={"token": self.token, "expires_in": 300})
@@ -183,7 +194,7 @@ class FakeRegistry:
         if request.method == "HEAD":
             return httpx.Response(200, headers={"Content-Length": str(len(self.blobs[digest]))})
         if self.redirect_blobs_to is not None:
-            url = f"https://{self.redirect_blobs_to}/storage/{digest}"
+            url = f"http://{self.redirect_blobs_to}/storage/{digest}"
             return httpx.Response(307, headers={"Location": url})
         return self._blob_body(digest)
 
@@ -246,21 +257,56 @@ class _Broken(httpx.AsyncByteStream, httpx.SyncByteStream):
 
 
 class FakeNetwork:
-    """Routes requests by host to fake registries (or other handlers)."""
+    """Routes requests by host to fake registries (or other handlers), served on loopback."""
 
-    def __init__(self, *registries: FakeRegistry) -> None:
+    _open: ClassVar[list[FakeNetwork]] = []
+
+    def __init__(
+        self, *registries: FakeRegistry, pki: Pki | None = None, ipv6: bool = False
+    ) -> None:
         self.hosts: dict[str, Callable[[httpx.Request], httpx.Response]] = {
             r.host: r for r in registries
         }
         self.requests: list[httpx.Request] = []
+        self._pki = pki  # HTTPS too, with its server certificate (for localhost)
+        self.web = LoopbackWeb(self._route, tls=pki.server_context() if pki else None, ipv6=ipv6)
+        self._senders: list[Sender] = []
+        FakeNetwork._open.append(self)
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()  # a body that fails part way raises here, as on a real socket
+    async def _route(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         handler = self.hosts.get(request.url.netloc.decode())
         if handler is None:
             raise httpx.ConnectError(f"no route to {request.url.host}", request=request)
         return handler(request)
+
+    def session(self, *, max_connections: int = 8) -> Session:
+        """A dregsy session whose every host name leads to this network."""
+        pki = self._pki
+        session = Session(
+            tls=pki.ssl_context if pki is not None else _no_tls,
+            max_connections=max_connections,
+            connect_timeout=10.0,
+            read_timeout=30.0,
+            resolver=self.web.resolver,
+        )
+        self._senders.append(session)
+        return session
+
+    async def close(self) -> None:
+        for sender in self._senders:
+            await sender.aclose()
+        self._senders.clear()
+        await self.web.stop()
+
+    @classmethod
+    async def close_all(cls) -> None:
+        while cls._open:
+            await cls._open.pop().close()
+
+
+def _no_tls() -> ssl.SSLContext:
+    raise AssertionError("this network speaks plain HTTP only (give it a Pki)")
 
 
 def fake_client(
@@ -277,7 +323,6 @@ def fake_client(
         if sleeps is not None:
             sleeps.append(seconds)
 
-    transport = RetryTransport(httpx.MockTransport(network), RetryPolicy(), sleep=sleep)
-    http = httpx.AsyncClient(transport=transport, follow_redirects=True)
-    registry = parse_registry(f"https://{host}")
-    return RegistryClient(registry, http, RegistryAuth(credentials), actions=actions)
+    sender = RetrySender(network.session(), RetryPolicy(), sleep=sleep)
+    registry = parse_registry(f"http://{host}")
+    return RegistryClient(registry, sender, RegistryAuth(credentials), actions=actions)

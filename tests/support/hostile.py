@@ -408,6 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
                 location = "file:///etc/passwd"
             return self._send(202, b"", {"Location": location})
         if self.command == "PUT" and reg.mode == "upload-307":
+            # Read first: an answer before the body is taken may meet a half-sent upload
+            # (the client's error is then the broken send, not the redirect policy).
+            self._body()
             return self._send(307, b"", {"Location": self.path})
         if self.command == "PATCH":
             store.uploads.setdefault(upload, bytearray()).extend(self._body())

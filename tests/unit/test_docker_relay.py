@@ -1,4 +1,5 @@
-"""The Docker relay's pure parts, and its Engine API conversation against httpx.MockTransport.
+"""The Docker relay's pure parts, and its Engine API conversation with a fake daemon served
+on a UNIX socket (tests.support.served).
 
 The real daemon is exercised in tests/e2e/test_docker_relay.py; here: host parsing, the
 X-Registry-Auth encoding, progress-stream errors, the ping retries, and the requests a copy
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -28,8 +31,6 @@ from dregsy.relays.base import ImageJob
 from dregsy.relays.docker import DockerRelay, ProgressLog, config_problems, daemon_ref, scrub
 from dregsy.relays.dockerapi import (
     MAX_API_VERSION,
-    DockerHost,
-    EngineClient,
     error_body,
     parse_api_version,
     parse_host,
@@ -38,6 +39,7 @@ from dregsy.relays.dockerapi import (
     resolve_host,
     stream_error,
 )
+from tests.support.served import LoopbackWeb
 
 # -- hosts and versions ----------------------------------------------------------------
 
@@ -266,27 +268,54 @@ class FakeDaemon:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
-FAKE_HOST = "unix:///fake.sock"
+FAKE_HOST = "unix:///fake.sock"  # replaced by the socket the fake daemon listens on
 
 
-async def _relay(daemon: Handler, settings: DockerSettings | None = None) -> DockerRelay:
-    """A prepared DockerRelay whose Engine API client talks to `daemon`."""
-    settings = settings or DockerSettings(host=FAKE_HOST)
-    relay = DockerRelay(
-        settings,
-        RegistryDirectory(HttpPool(HttpSettings(certs_dir=Path("/nonexistent")))),
-        ping_attempts=3,
-        ping_interval=0.0,
-        environ={},
-    )
-    fixed = settings.api_version
-    relay._client = EngineClient(
-        DockerHost(FAKE_HOST, socket_path="/fake.sock"),
-        transport=httpx.MockTransport(daemon),
-        api_version=None if fixed is None else parse_api_version(fixed),
-    )
-    await relay.prepare()
-    return relay
+class Engines:
+    """Fake daemons, each served on a UNIX socket of its own; closed after the test."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._served: list[LoopbackWeb] = []
+        self._relays: list[DockerRelay] = []
+        self.host = f"unix://{directory / 'docker.sock'}"  # the last daemon's socket
+
+    async def relay(
+        self, daemon: Handler | None, settings: DockerSettings | None = None
+    ) -> DockerRelay:
+        """A prepared DockerRelay talking to `daemon` (None: nothing listens there)."""
+        path = self._directory / f"d{len(self._served)}.sock"
+        self.host = f"unix://{path}"
+        if daemon is not None:
+            web = LoopbackWeb(daemon, unix=str(path))
+            self._served.append(web)
+            await web.start()
+        settings = dataclasses.replace(settings or DockerSettings(host=FAKE_HOST), host=self.host)
+        relay = DockerRelay(
+            settings,
+            RegistryDirectory(HttpPool(HttpSettings(certs_dir=Path("/nonexistent")))),
+            ping_attempts=3,
+            ping_interval=0.0,
+            environ={},
+        )
+        self._relays.append(relay)
+        await relay.prepare()
+        return relay
+
+    async def aclose(self) -> None:
+        for relay in self._relays:
+            await relay.aclose()
+        for web in self._served:
+            await web.stop()
+
+
+@pytest.fixture
+async def engines() -> AsyncIterator[Engines]:
+    # UNIX socket paths are short (108 bytes): not under pytest's long tmp_path
+    with tempfile.TemporaryDirectory(prefix="dregsy-engine-") as directory:
+        served = Engines(Path(directory))
+        yield served
+        await served.aclose()
 
 
 def _job(platform: str | None = None) -> ImageJob:
@@ -300,26 +329,26 @@ def _job(platform: str | None = None) -> ImageJob:
     )
 
 
-async def test_prepare_negotiates_and_reads_the_platform() -> None:
+async def test_prepare_negotiates_and_reads_the_platform(engines: Engines) -> None:
     daemon = FakeDaemon(version="1.41")
-    relay = await _relay(daemon)
+    relay = await engines.relay(daemon)
     assert relay.default_platform == "linux/arm64"
     assert relay._client is not None
     assert relay._client.api_version == (1, 41)
     await relay.aclose()
-    newer = await _relay(FakeDaemon(version="1.51"))
+    newer = await engines.relay(FakeDaemon(version="1.51"))
     assert newer._client is not None
     assert newer._client.api_version == MAX_API_VERSION
     await newer.aclose()
-    fixed = await _relay(FakeDaemon(version="1.51"), DockerSettings(FAKE_HOST, "1.40"))
+    fixed = await engines.relay(FakeDaemon(version="1.51"), DockerSettings(FAKE_HOST, "1.40"))
     assert fixed._client is not None
     assert fixed._client.api_version == (1, 40)
     await fixed.aclose()
 
 
-async def test_copy_pulls_tags_pushes_and_cleans_up() -> None:
+async def test_copy_pulls_tags_pushes_and_cleans_up(engines: Engines) -> None:
     daemon = FakeDaemon(version="1.41")
-    relay = await _relay(daemon)
+    relay = await engines.relay(daemon)
     outcome = await relay.copy(_job("linux/arm64"), relay.new_run())
     await relay.aclose()
     assert (outcome.bytes, outcome.blobs) == (1000, 1)
@@ -348,9 +377,9 @@ async def test_copy_pulls_tags_pushes_and_cleans_up() -> None:
     assert "X-Registry-Auth" not in daemon.requests[6].headers
 
 
-async def test_keep_images_skips_the_clean_up() -> None:
+async def test_keep_images_skips_the_clean_up(engines: Engines) -> None:
     daemon = FakeDaemon()
-    relay = await _relay(daemon, DockerSettings(FAKE_HOST, keep_images=True))
+    relay = await engines.relay(daemon, DockerSettings(FAKE_HOST, keep_images=True))
     await relay.copy(_job(), relay.new_run())
     await relay.aclose()
     assert not any(call.startswith("DELETE") for call in daemon.calls())
@@ -367,10 +396,10 @@ async def test_keep_images_skips_the_clean_up() -> None:
     ],
 )
 async def test_daemon_errors_fail_the_image_and_clean_up(
-    fail: dict[str, str], message: str
+    engines: Engines, fail: dict[str, str], message: str
 ) -> None:
     daemon = FakeDaemon(fail=fail)
-    relay = await _relay(daemon)
+    relay = await engines.relay(daemon)
     with pytest.raises(RelayError) as caught:
         await relay.copy(_job(), relay.new_run())
     await relay.aclose()
@@ -378,9 +407,9 @@ async def test_daemon_errors_fail_the_image_and_clean_up(
     assert daemon.calls()[-1] == "DELETE /v1.43/images/127.0.0.1:5001/demo/app:v1"
 
 
-async def test_secrets_echoed_by_the_daemon_are_scrubbed() -> None:
+async def test_secrets_echoed_by_the_daemon_are_scrubbed(engines: Engines) -> None:
     daemon = FakeDaemon(fail={"/images/create": "bad password secret1 for alice"})
-    relay = await _relay(daemon)
+    relay = await engines.relay(daemon)
     with pytest.raises(RelayError) as caught:
         await relay.copy(_job(), relay.new_run())
     await relay.aclose()
@@ -388,24 +417,16 @@ async def test_secrets_echoed_by_the_daemon_are_scrubbed() -> None:
     assert "bad password *** for alice" in str(caught.value)
 
 
-async def test_ping_retries_then_a_clear_error() -> None:
-    attempts = 0
-
-    def down(request: httpx.Request) -> httpx.Response:
-        nonlocal attempts
-        attempts += 1
-        raise httpx.ConnectError("[Errno 2] No such file or directory")
-
+async def test_ping_retries_then_a_clear_error(engines: Engines) -> None:
     with pytest.raises(RelayUnavailableError) as caught:
-        await _relay(down)
-    assert attempts == 3
+        await engines.relay(None)  # nothing listens on the socket
     assert str(caught.value) == (
-        "cannot reach the Docker daemon at unix:///fake.sock (3 attempts over 0 s): "
+        f"cannot reach the Docker daemon at {engines.host} (3 attempts over 0 s): "
         "[Errno 2] No such file or directory"
     )
 
 
-async def test_ping_waits_for_a_late_daemon() -> None:
+async def test_ping_waits_for_a_late_daemon(engines: Engines) -> None:
     daemon = FakeDaemon()
     pings = 0
 
@@ -417,13 +438,13 @@ async def test_ping_waits_for_a_late_daemon() -> None:
                 return httpx.Response(503, text="starting")
         return daemon(request)
 
-    relay = await _relay(late)
+    relay = await engines.relay(late)
     await relay.aclose()
     assert pings == 3
 
 
-async def test_platform_needs_api_1_32() -> None:
-    relay = await _relay(FakeDaemon(version="1.30"))
+async def test_platform_needs_api_1_32(engines: Engines) -> None:
+    relay = await engines.relay(FakeDaemon(version="1.30"))
     with pytest.raises(RelayError, match=r"platform linux/arm64 needs Docker API 1\.32"):
         await relay.copy(_job("linux/arm64"), relay.new_run())
     await relay.aclose()
@@ -436,7 +457,7 @@ def test_daemon_ref() -> None:
     assert daemon_ref(local.digest("sha256:" + "b" * 64)) == "127.0.0.1:5000/a/b@sha256:" + "b" * 64
 
 
-async def test_a_stuck_pull_is_cancelled_at_once() -> None:
+async def test_a_stuck_pull_is_cancelled_at_once(engines: Engines) -> None:
     """SIGTERM cancels running copies: a daemon stream that never ends must not hold it."""
     daemon = FakeDaemon()
     started = asyncio.Event()
@@ -453,7 +474,7 @@ async def test_a_stuck_pull_is_cancelled_at_once() -> None:
             return httpx.Response(200, content=endless())
         return daemon(request)
 
-    relay = await _relay(handler)
+    relay = await engines.relay(handler)
     copy = asyncio.create_task(relay.copy(_job(), relay.new_run()))
     await asyncio.wait_for(started.wait(), 5)
     begun = time.monotonic()
@@ -465,18 +486,18 @@ async def test_a_stuck_pull_is_cancelled_at_once() -> None:
     assert relay._locks._locks == {}  # the per-source lock was released
 
 
-async def test_a_configured_api_version_the_daemon_does_not_speak() -> None:
+async def test_a_configured_api_version_the_daemon_does_not_speak(engines: Engines) -> None:
     with pytest.raises(RelayUnavailableError) as caught:
-        await _relay(FakeDaemon(version="1.41"), DockerSettings(FAKE_HOST, "1.43"))
+        await engines.relay(FakeDaemon(version="1.41"), DockerSettings(FAKE_HOST, "1.43"))
     assert str(caught.value) == (
-        "docker relay: the daemon at unix:///fake.sock: "
+        f"docker relay: the daemon at {engines.host}: "
         "API version 1.43 is not supported by the daemon, which speaks 1.12 to 1.41"
     )
 
 
-async def test_a_source_image_the_daemon_had_before_is_kept() -> None:
+async def test_a_source_image_the_daemon_had_before_is_kept(engines: Engines) -> None:
     daemon = FakeDaemon(existing=frozenset({"127.0.0.1:5001/demo/app:v1"}))
-    relay = await _relay(daemon)
+    relay = await engines.relay(daemon)
     await relay.copy(_job(), relay.new_run())
     await relay.aclose()
     deletes = [call for call in daemon.calls() if call.startswith("DELETE")]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from dregsy.auth.flow import RegistryAuth
+from dregsy.auth.flow import RegistryAuth, is_loopback_address
 from dregsy.copy.engine import ImageCopier
 from dregsy.copy.transfers import Transfers
 from dregsy.credentials import Credentials
@@ -17,6 +16,7 @@ from dregsy.errors import AuthError, DigestMismatchError, NotFoundError, Registr
 from dregsy.reference import Repository, parse_registry
 from dregsy.registry.client import PULL, RegistryClient
 from dregsy.registry.tags import list_tags
+from tests.support.certs import Pki
 from tests.support.fake_registry import FakeNetwork, FakeRegistry, fake_client, sha256
 
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -187,51 +187,41 @@ async def test_expired_token_is_renewed_once_on_401() -> None:
     assert len(token_requests) == 2
 
 
-class _Body(httpx.AsyncByteStream):
-    """A body that is only read when someone iterates it (as on a real connection)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.read = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        self.read = True
-        yield b"x" * self.size
-
-
 @pytest.mark.parametrize(
-    ("method", "size", "drained"),
+    ("method", "size", "reused"),
     [("HEAD", 0, True), ("GET", 100, True), ("PUT", 0, True), ("GET", 10 * 1024 * 1024, False)],
 )
 async def test_unread_small_bodies_are_drained_to_keep_connections(
-    method: str, size: int, drained: bool
+    method: str, size: int, reused: bool
 ) -> None:
-    body = _Body(size)
-
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v2/":
             return httpx.Response(200)
-        return httpx.Response(200, headers={"Content-Length": str(size)}, stream=body)
+        return httpx.Response(200, content=b"x" * size)
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    client = RegistryClient(parse_registry("https://r.test"), http, RegistryAuth(None))
-    async with client.stream(method, "/v2/demo/app/manifests/v1", scopes=()):
-        pass
-    assert body.read is drained
+    network = FakeNetwork()
+    network.hosts["r.test"] = handler
+    client = RegistryClient(parse_registry("http://r.test"), network.session(), RegistryAuth(None))
+    for _ in range(2):
+        async with client.stream(method, "/v2/demo/app/manifests/v1", scopes=()):
+            pass
+    first, second = network.web.peers[-2:]  # the two requests' client ports
+    assert (first == second) is reused
 
 
-async def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry() -> None:
+async def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry(ca: Pki) -> None:
     challenge = 'Bearer realm="http://auth.test/token",service="x"'
 
     def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.host != "auth.test", "credentials sent to a plain-HTTP realm"
         return httpx.Response(401, headers={"WWW-Authenticate": challenge})
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    network = FakeNetwork(pki=ca)
+    network.hosts["localhost"] = network.hosts["auth.test"] = handler
     auth = RegistryAuth(Credentials("alice", "secret1"))
-    client = RegistryClient(parse_registry("https://r.test"), http, auth)
+    client = RegistryClient(parse_registry("https://localhost"), network.session(), auth)
     with pytest.raises(AuthError, match="not sent over plain HTTP"):
         await list_tags(client, _repo(client, "demo/app"))
+    assert [r.url.host for r in network.requests] == ["localhost"]  # the ping only
 
 
 async def test_a_passing_5xx_on_the_upload_starts_the_blob_over(
@@ -274,14 +264,16 @@ async def test_a_refused_mount_falls_back_to_an_upload() -> None:
 
 
 @pytest.mark.parametrize(
-    ("realm_host", "allowed"),
-    [("127.0.0.1", True), ("[::1]", True), ("127.0.0.5", True), ("x.localhost", False)],
+    ("realm_host", "allowed"), [("127.0.0.1", True), ("[::1]", True), ("x.localhost", False)]
 )
 async def test_a_plain_http_realm_on_a_loopback_address_may_have_credentials(
-    realm_host: str, allowed: bool
+    ca: Pki, realm_host: str, allowed: bool
 ) -> None:
     """Loopback traffic never leaves the host: by address, not by a name (issue 16)."""
-    challenge = f'Bearer realm="http://{realm_host}:5001/token",service="x"'
+    network = FakeNetwork(pki=ca, ipv6=True)
+    await network.web.start()
+    port = network.web.ipv6_port if realm_host == "[::1]" else network.web.port
+    challenge = f'Bearer realm="http://{realm_host}:{port}/token",service="x"'
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -292,9 +284,10 @@ async def test_a_plain_http_realm_on_a_loopback_address_may_have_credentials(
             return httpx.Response(401, headers={"WWW-Authenticate": challenge})
         return httpx.Response(200, json={"name": "demo/app", "tags": ["v1"]})
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    for host in ("localhost", f"127.0.0.1:{network.web.port}", f"[::1]:{network.web.ipv6_port}"):
+        network.hosts[host] = handler
     auth = RegistryAuth(Credentials("alice", "secret1"))
-    client = RegistryClient(parse_registry("https://r.test"), http, auth)
+    client = RegistryClient(parse_registry("https://localhost"), network.session(), auth)
     if allowed:
         assert await list_tags(client, _repo(client, "demo/app")) == ["v1"]
         assert seen
@@ -303,6 +296,12 @@ async def test_a_plain_http_realm_on_a_loopback_address_may_have_credentials(
         with pytest.raises(AuthError, match="not sent over plain HTTP"):
             await list_tags(client, _repo(client, "demo/app"))
         assert seen == []
+
+
+def test_every_loopback_address_counts_as_loopback() -> None:
+    assert is_loopback_address("127.0.0.5")
+    assert is_loopback_address("[::1]")
+    assert not is_loopback_address("x.localhost")  # a name can resolve anywhere
 
 
 async def test_progress_hears_chunks_and_takes_back_a_failed_attempt(

@@ -1,30 +1,36 @@
 """The redirect policy (dregsy.registry.follow): hops, schemes, methods, bodies, credentials.
 
-Against real HTTP servers on loopback (aiohttp.web), through dregsy's aiohttp transport: a
+Against real HTTP servers on loopback (aiohttp.web), through dregsy's aiohttp session: a
 registry (`own`) and another host (`other`, a blob store a redirect points to).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator
+import ssl
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
-from dregsy.registry.aio import AiohttpTransport
-from dregsy.registry.follow import MAX_REDIRECTS, RedirectError, send_following
+from dregsy.registry.follow import MAX_REDIRECTS, Authenticator, RedirectError, send_following
+from dregsy.registry.http import Body, Request, Response, Sender, headers_of
+from dregsy.registry.session import Session
 
 
-class Recorder(httpx.Auth):
+class Recorder:
     """An auth that marks what it was applied to."""
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    async def send(self, request: Request, http: Sender) -> Response:
         request.headers["Authorization"] = "Bearer secret"
-        yield request
+        return await http.send(request)
+
+
+def _request(method: str, url: str, body: Body = None, **headers: str) -> Request:
+    return Request(method, URL(url), headers_of(headers.items()), body)
 
 
 @dataclass
@@ -61,7 +67,7 @@ class Host:
 
 
 @asynccontextmanager
-async def hosts() -> AsyncIterator[tuple[Host, Host, httpx.AsyncClient]]:
+async def hosts() -> AsyncIterator[tuple[Host, Host, Session]]:
     other = Host()
     own = Host(peer=other)
     for host in (own, other):
@@ -69,7 +75,9 @@ async def hosts() -> AsyncIterator[tuple[Host, Host, httpx.AsyncClient]]:
         app.router.add_route("*", "/{tail:.*}", host.handle)
         host.server = TestServer(app, host="127.0.0.1")
         await host.server.start_server()
-    http = httpx.AsyncClient(transport=AiohttpTransport(tls=None, max_connections=4))
+    http = Session(
+        tls=ssl.create_default_context, max_connections=4, connect_timeout=5, read_timeout=5
+    )
     try:
         yield own, other, http
     finally:
@@ -79,9 +87,9 @@ async def hosts() -> AsyncIterator[tuple[Host, Host, httpx.AsyncClient]]:
             await host.server.close()
 
 
-def _own_only(own: Host) -> Callable[[httpx.URL], httpx.Auth | None]:
-    def auth_for(url: httpx.URL) -> httpx.Auth | None:
-        return Recorder() if f"http://{url.netloc.decode()}" == own.base else None
+def _own_only(own: Host) -> Callable[[URL], Authenticator | None]:
+    def auth_for(url: URL) -> Authenticator | None:
+        return Recorder() if f"http://{url.host_port_subcomponent}" == own.base else None
 
     return auth_for
 
@@ -89,7 +97,7 @@ def _own_only(own: Host) -> Callable[[httpx.URL], httpx.Auth | None]:
 async def test_credentials_stay_with_the_own_host_across_redirects() -> None:
     async with hosts() as (own, other, http):
         own.routes["/blob"] = (307, "OTHER/x")
-        request = http.build_request("GET", own.base + "/blob")
+        request = _request("GET", own.base + "/blob")
         response = await send_following(http, request, auth_for=_own_only(own))
         assert response.status_code == 200
         await response.aclose()
@@ -101,9 +109,7 @@ async def test_a_redirect_loop_ends_after_the_limit() -> None:
     async with hosts() as (own, _, http):
         own.routes["/a"] = (302, "/a")
         with pytest.raises(RedirectError, match="more than 10 redirects"):
-            await send_following(
-                http, http.build_request("GET", own.base + "/a"), auth_for=_own_only(own)
-            )
+            await send_following(http, _request("GET", own.base + "/a"), auth_for=_own_only(own))
     assert len(own.seen) == MAX_REDIRECTS + 1
 
 
@@ -114,9 +120,7 @@ async def test_only_http_and_https_are_followed(location: str) -> None:
     async with hosts() as (own, _, http):
         own.routes["/a"] = (307, location)
         with pytest.raises(RedirectError, match="only http and https"):
-            await send_following(
-                http, http.build_request("GET", own.base + "/a"), auth_for=_own_only(own)
-            )
+            await send_following(http, _request("GET", own.base + "/a"), auth_for=_own_only(own))
     assert len(own.seen) == 1
 
 
@@ -125,7 +129,7 @@ async def test_303_turns_into_a_get_and_307_keeps_a_replayable_body() -> None:
         own.routes["/post"] = (303, "/got")
         own.routes["/put"] = (307, "/put2")
         for method, path, body in (("POST", "/post", b"abc"), ("PUT", "/put", b"xyz")):
-            request = http.build_request(method, own.base + path, content=body)
+            request = _request(method, own.base + path, body)
             response = await send_following(http, request, auth_for=_own_only(own))
             await response.aclose()
     assert [(s.method, s.path, s.body) for s in own.seen] == [
@@ -142,9 +146,7 @@ async def test_a_streamed_body_is_not_sent_twice() -> None:
 
     async with hosts() as (own, _, http):
         own.routes["/upload"] = (307, "/again")
-        request = http.build_request(
-            "PUT", own.base + "/upload", content=chunks(), headers={"Content-Length": "11"}
-        )
+        request = _request("PUT", own.base + "/upload", chunks(), **{"Content-Length": "11"})
         with pytest.raises(RedirectError, match="cannot be done"):
             await send_following(http, request, auth_for=_own_only(own))
     assert [s.path for s in own.seen] == ["/upload"]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
+from yarl import URL
 
-from dregsy.registry.aio import AiohttpTransport
 from dregsy.registry.backoff import RegistryPauses
-from dregsy.registry.retry import RetryPolicy, RetryTransport, retry_after
+from dregsy.registry.http import Body, Request, Response, Sender
+from dregsy.registry.retry import RetryPolicy, RetrySender, retry_after
+from dregsy.registry.session import Session
 
 DROP = -1  # an answer that closes the connection without a response
 
@@ -52,16 +55,45 @@ class Script:
         await self.server.close()
 
 
-def _wire() -> AiohttpTransport:
-    return AiohttpTransport(tls=None, max_connections=4)
+class Client:
+    """GET and PUT through a sender; the body is read, the session closed at the end."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    async def _send(self, method: str, url: str, body: Body = None) -> Response:
+        response = await self._sender.send(Request(method, URL(url), body=body))
+        await response.aread()
+        return response
+
+    async def get(self, url: str) -> Response:
+        return await self._send("GET", url)
+
+    async def put(self, url: str, *, content: Body) -> Response:
+        return await self._send("PUT", url, content)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._sender.aclose()
 
 
-def _client(script: Script, sleeps: list[float]) -> httpx.AsyncClient:
+def _wire() -> Session:
+    return Session(
+        tls=lambda: ssl.create_default_context(),
+        max_connections=4,
+        connect_timeout=5,
+        read_timeout=10,
+    )
+
+
+def _client(script: Script, sleeps: list[float]) -> Client:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     policy = RetryPolicy(attempts=4, base=0.5, factor=2, jitter=0)
-    return httpx.AsyncClient(transport=RetryTransport(_wire(), policy, sleep=sleep))
+    return Client(RetrySender(_wire(), policy, sleep=sleep))
 
 
 async def test_retries_5xx_with_backoff() -> None:
@@ -124,29 +156,26 @@ async def test_streamed_bodies_are_not_replayed() -> None:
     assert script.calls == 1
 
 
+def _answer(headers: dict[str, str]) -> Response:
+    return Response(429, CIMultiDict(headers), Request("GET", URL("https://r.test/")))
+
+
 def test_retry_after_formats() -> None:
-    request = httpx.Request("GET", "https://r.test/")
-    assert retry_after(httpx.Response(429, headers={"Retry-After": "7"}, request=request), 0) == 7
-    dated = httpx.Response(
-        429, headers={"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, request=request
-    )
-    assert retry_after(dated, 40.0) == 60.0
-    assert retry_after(httpx.Response(429, request=request), 0) is None
+    assert retry_after(_answer({"Retry-After": "7"}), 0) == 7
+    assert retry_after(_answer({"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}), 40.0) == 60.0
+    assert retry_after(_answer({}), 0) is None
 
 
 def test_retry_after_date_is_read_against_the_servers_date() -> None:
-    request = httpx.Request("GET", "https://r.test/")
     headers = {
         "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
         "Date": "Wed, 21 Oct 2015 07:28:00 GMT",
     }
     # The local clock is far off (0): the server's own Date counts.
-    assert retry_after(httpx.Response(429, headers=headers, request=request), 0) == 30.0
-    naive = httpx.Response(
-        429, headers={"Retry-After": "Thu, 01 Jan 1970 00:01:40 -0000"}, request=request
-    )
+    assert retry_after(_answer(headers), 0) == 30.0
+    naive = _answer({"Retry-After": "Thu, 01 Jan 1970 00:01:40 -0000"})
     assert retry_after(naive, 40.0) == 60.0
-    assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), 0) is None
+    assert retry_after(_answer({"Retry-After": "soon"}), 0) is None
 
 
 async def test_a_429_pauses_every_client_of_the_registry() -> None:
@@ -161,19 +190,19 @@ async def test_a_429_pauses_every_client_of_the_registry() -> None:
         sent.append((name, now[0]))
         return web.Response(status=statuses[name].pop(0), headers={"Retry-After": "30"})
 
-    def client(name: str) -> httpx.AsyncClient:
+    def client(name: str) -> Client:
         async def sleep(seconds: float) -> None:
             sleeps.append((name, seconds))
             now[0] += seconds
 
-        transport = RetryTransport(
+        sender = RetrySender(
             _wire(),
             RetryPolicy(jitter=0, max_retry_after=20),
             sleep=sleep,
             pause=pauses.for_registry("r.test"),
             clock=lambda: now[0],
         )
-        return httpx.AsyncClient(transport=transport)
+        return Client(sender)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", network)
@@ -198,8 +227,8 @@ async def test_a_429_to_a_request_sent_once_still_pauses_the_registry() -> None:
     async def body() -> AsyncIterator[bytes]:
         yield b"data"
 
-    transport = RetryTransport(_wire(), pause=pause, clock=lambda: 50.0)
-    async with script, httpx.AsyncClient(transport=transport) as client:
+    sender = RetrySender(_wire(), pause=pause, clock=lambda: 50.0)
+    async with script, Client(sender) as client:
         response = await client.put(script.url + "/upload", content=body())
     assert response.status_code == 429
     assert script.calls == 1

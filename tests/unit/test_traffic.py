@@ -1,17 +1,21 @@
 from __future__ import annotations
 
-import httpx
+import ssl
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
+from yarl import URL
 
 from dregsy.config.types import RateLimit
 from dregsy.errors import PullQuotaLowError
 from dregsy.reference import Registry
-from dregsy.registry.aio import AiohttpTransport
+from dregsy.registry.http import Request
 from dregsy.registry.quota import PullQuota
-from dregsy.registry.retry import RetryPolicy, RetryTransport
-from dregsy.registry.traffic import RegistryTraffic, TrafficTransport, quota_number
+from dregsy.registry.retry import RetryPolicy, RetrySender
+from dregsy.registry.session import Session
+from dregsy.registry.traffic import RegistryTraffic, TrafficSender, quota_number
 
 
 @pytest.mark.parametrize(
@@ -25,9 +29,9 @@ def test_quota_number(value: str, number: int | None) -> None:
 def test_records_requests_and_the_last_quota() -> None:
     traffic = RegistryTraffic()
     quota = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "76;w=21600"}
-    traffic.record("registry-1.docker.io", "HEAD", 200, httpx.Headers(quota))
-    traffic.record("registry-1.docker.io", "GET", 200, httpx.Headers({}))
-    traffic.record("registry-1.docker.io", "GET", 200, httpx.Headers({"ratelimit-remaining": "5"}))
+    traffic.record("registry-1.docker.io", "HEAD", 200, CIMultiDict(quota))
+    traffic.record("registry-1.docker.io", "GET", 200, CIMultiDict())
+    traffic.record("registry-1.docker.io", "GET", 200, CIMultiDict({"ratelimit-remaining": "5"}))
     assert traffic.requests() == {
         ("registry-1.docker.io", "HEAD", "200"): 1,
         ("registry-1.docker.io", "GET", "200"): 2,
@@ -50,12 +54,17 @@ async def test_every_attempt_is_counted_under_the_registry_or_the_host_asked() -
         port = server.port
         registry = f"127.0.0.1:{port}"
         traffic = RegistryTraffic()
-        wire = AiohttpTransport(tls=None, max_connections=2)
-        recording = TrafficTransport(wire, Registry(host=registry), traffic)
-        transport = RetryTransport(recording, RetryPolicy(jitter=0), sleep=sleep)
-        async with httpx.AsyncClient(transport=transport) as client:
-            await client.head(f"http://{registry}/v2/library/a/manifests/1")
-            await client.get(f"http://localhost:{port}/token")  # another host name
+        wire = Session(
+            tls=ssl.create_default_context, max_connections=2, connect_timeout=5, read_timeout=5
+        )
+        recording = TrafficSender(wire, Registry(host=registry), traffic)
+        sender = RetrySender(recording, RetryPolicy(jitter=0), sleep=sleep)
+        for method, url in [
+            ("HEAD", f"http://{registry}/v2/library/a/manifests/1"),
+            ("GET", f"http://localhost:{port}/token"),  # another host name
+        ]:
+            await (await sender.send(Request(method, URL(url)))).aread()
+        await sender.aclose()
     assert traffic.requests() == {
         (registry, "HEAD", "503"): 1,
         (registry, "HEAD", "200"): 1,

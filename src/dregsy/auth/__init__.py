@@ -1,1 +1,1 @@
-"""Registry authentication: challenges, scopes, tokens and the httpx auth flow."""
+"""Registry authentication: challenges, scopes, tokens and the auth flow."""

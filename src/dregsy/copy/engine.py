@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from dregsy.copy.plan import BlobAction, blob_action, short
 from dregsy.copy.transfers import Transfers
 from dregsy.digest import Verifier
@@ -24,6 +22,7 @@ from dregsy.manifest import Descriptor, Manifest
 from dregsy.reference import Reference, Repository
 from dregsy.registry import blobs, manifests
 from dregsy.registry.client import NETWORK_ERRORS, RegistryClient
+from dregsy.registry.http import Response
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ class ImageCopier:
 
 
 async def _verified(
-    response: httpx.Response, verifier: Verifier, stall_timeout: float
+    response: Response, verifier: Verifier, stall_timeout: float
 ) -> AsyncIterator[bytes]:
     """Pass chunks through while hashing them; hold the last one back until the digest checks
     out, so a mismatching blob is never completed at the target. A chunk that takes longer

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from dregsy.credentials import Credentials
 from dregsy.errors import AuthError, RegistryError, UnauthorizedError
 from dregsy.listers.base import DOCKER_HUB_API
 from dregsy.listers.webapi import request_json, same_origin
+from dregsy.registry.http import Sender
 
 PAGE_SIZE = 100
 MAX_PAGES = 1000
@@ -24,7 +23,7 @@ class DockerHubLister:
     """Lists a Docker Hub user's repositories through the Hub's web API."""
 
     def __init__(
-        self, http: httpx.AsyncClient, credentials: Credentials, *, base_url: str = DOCKER_HUB_API
+        self, http: Sender, credentials: Credentials, *, base_url: str = DOCKER_HUB_API
     ) -> None:
         self._http = http
         self._credentials = credentials

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+from yarl import URL
 
 from dregsy.config.types import ListerKind, Location
 from dregsy.errors import ConfigError
@@ -12,6 +12,7 @@ from dregsy.listers.dockerhub import DockerHubLister
 from dregsy.listers.index import IndexLister
 from dregsy.reference import parse_registry
 from dregsy.registry.directory import RegistryDirectory
+from dregsy.registry.http import Sender, netloc
 from dregsy.registry.pool import HttpPool
 
 
@@ -42,7 +43,7 @@ class ListerFactory:
             return IndexLister(http, base, search, credentials=location.credentials)
         return CatalogLister(self._registries.source(location))
 
-    def _web(self, url: str) -> httpx.AsyncClient:
-        parsed = httpx.URL(url)
-        registry = parse_registry(f"{parsed.scheme}://{parsed.netloc.decode('ascii')}")
+    def _web(self, url: str) -> Sender:
+        parsed = URL(url)
+        registry = parse_registry(f"{parsed.scheme}://{netloc(parsed)}")
         return self._pool.client(registry, skip_tls_verify=False)

@@ -7,10 +7,12 @@ at most 100 results.
 
 from __future__ import annotations
 
-import httpx
+from yarl import URL
 
+from dregsy.auth.flow import BasicAuth
 from dregsy.credentials import Credentials
 from dregsy.listers.webapi import request_json
+from dregsy.registry.http import Sender
 
 MAX_RESULTS = 100
 
@@ -20,7 +22,7 @@ class IndexLister:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Sender,
         base_url: str,
         search: str,
         *,
@@ -29,13 +31,11 @@ class IndexLister:
         self._http = http
         self._base = base_url.rstrip("/")
         self._search = search
-        self._auth = (
-            httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
-        )
+        self._auth = BasicAuth(credentials) if credentials else None
 
     async def repositories(self, limit: int | None) -> list[str]:
         n = MAX_RESULTS if limit is None else max(1, min(limit, MAX_RESULTS))
-        url = httpx.URL(f"{self._base}/v1/search", params={"q": self._search, "n": n})
+        url = URL(f"{self._base}/v1/search").with_query(q=self._search, n=n)
         answer = await request_json(self._http, "GET", str(url), auth=self._auth)
         names: dict[str, None] = {}
         for item in answer.get("results") or []:

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
+from yarl import URL
 
 from dregsy.errors import RegistryError
 from dregsy.reference import Repository
 from dregsy.registry.client import RegistryClient
 from dregsy.registry.errors import raise_for_status
+from dregsy.registry.http import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ async def blob_exists(client: RegistryClient, repo: Repository, digest: str) -> 
 @asynccontextmanager
 async def open_blob(
     client: RegistryClient, repo: Repository, digest: str
-) -> AsyncIterator[httpx.Response]:
+) -> AsyncIterator[Response]:
     """GET a blob as a stream (redirects to storage are followed without credentials)."""
     scope = client.scope_for(repo.path)
     # Blobs are compressed already; ask that nobody compresses them again on the way.
@@ -76,8 +77,8 @@ async def start_upload(
         if not location:
             raise RegistryError(f"{repo}: upload started without a Location header")
         try:
-            url = response.url.join(location)
-        except httpx.InvalidURL as exc:
+            url = response.url.join(URL(location, encoded=True))
+        except ValueError as exc:
             raise RegistryError(f"{repo}: upload started with an invalid Location: {exc}") from None
         return UploadStart(mounted=False, location=str(url))
 
@@ -92,7 +93,7 @@ async def finish_upload(
     body: AsyncIterable[bytes],
 ) -> None:
     """Send the whole blob in one PUT to the upload URL, committing it under `digest`."""
-    url = httpx.URL(location).copy_merge_params({"digest": digest})
+    url = URL(location, encoded=True).update_query(digest=digest)
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
     scope = client.scope_for(repo.path)
     async with client.stream(

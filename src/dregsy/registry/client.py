@@ -12,24 +12,23 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
+from yarl import URL
 
-from dregsy.auth.flow import SCOPES, RegistryAuth
+from dregsy.auth.flow import RegistryAuth
 from dregsy.errors import BodyBrokeOffError, RegistryUnreachableError, SizeLimitExceededError
 from dregsy.reference import Registry
-from dregsy.registry.follow import RedirectError, send_following, where
+from dregsy.registry.follow import Authenticator, RedirectError, send_following, where
+from dregsy.registry.http import Request, Response, Sender, TransportError, headers_of, origin
 from dregsy.registry.quota import PullQuota
-from dregsy.registry.retry import NO_RETRY
 
 log = logging.getLogger(__name__)
 
 # With TLS 1.3 a refused client certificate arrives as an alert on the first read, which
-# httpcore passes through as a bare ssl.SSLError rather than an httpx error.
-NETWORK_ERRORS = (httpx.TransportError, ssl.SSLError)
+# may come through as a bare ssl.SSLError rather than a transport error.
+NETWORK_ERRORS = (TransportError, ssl.SSLError)
 
 DRAIN_LIMIT = 64 * 1024  # bytes of an unread body worth reading to keep the connection
 PING_FAILURE_TTL = 10.0  # seconds a failed ping answers for the registry
@@ -44,7 +43,7 @@ class RegistryClient:
     def __init__(
         self,
         registry: Registry,
-        http: httpx.AsyncClient,
+        http: Sender,
         auth: RegistryAuth,
         *,
         actions: tuple[str, ...] = PULL,
@@ -56,7 +55,7 @@ class RegistryClient:
         self._http = http
         self._auth = auth
         self._base: str | None = None
-        self._base_origin = ("", b"")  # scheme and netloc of `_base`, parsed once
+        self._base_origin = ("", "")  # scheme and host[:port] of `_base`, parsed once
         self._ping_lock = asyncio.Lock()
         self._ping_failure: tuple[float, RegistryUnreachableError] | None = None
 
@@ -74,8 +73,7 @@ class RegistryClient:
                 if self._base is None:
                     try:
                         base = await self._ping()
-                        url = httpx.URL(base)
-                        self._base_origin = (url.scheme, url.netloc)
+                        self._base_origin = origin(URL(base))
                         self._base = base
                     except RegistryUnreachableError as exc:
                         self._ping_failure = (time.monotonic(), exc)
@@ -96,18 +94,17 @@ class RegistryClient:
             base = f"{scheme}://{registry.api_host}"
             probe = scheme != schemes[-1]
             try:
-                # Streamed, so that only a small body is read (a redirect is not followed:
-                # its status says the registry is there).
-                async with self._http.stream(
-                    "GET",
-                    f"{base}/v2/",
-                    extensions={NO_RETRY: True} if probe else {},
-                    follow_redirects=False,
-                ) as response:
+                # Only a small body is read (a redirect is not followed: its status says the
+                # registry is there).
+                request = Request("GET", URL(f"{base}/v2/", encoded=True), retry=not probe)
+                response = await self._http.send(request)
+                try:
                     if probe and response.status_code == 400:
                         continue  # "Client sent an HTTP request to an HTTPS server."
                     self._auth.learn(response)
                     await drain(response)
+                finally:
+                    await response.aclose()
             except NETWORK_ERRORS as exc:
                 error = exc
                 continue
@@ -123,21 +120,24 @@ class RegistryClient:
         scopes: tuple[str, ...],
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        content: Any = None,
-    ) -> AsyncIterator[httpx.Response]:
-        """Send a request; the response body is read (or not) inside the block, then closed."""
+        content: bytes | AsyncIterable[bytes] | None = None,
+    ) -> AsyncIterator[Response]:
+        """Send a request; the response body is read (or not) inside the block, then closed.
+
+        A path is on the registry (its characters are sent as they are); a whole URL (an
+        upload location, a `Link`) is sent as the registry wrote it."""
         base = await self.base_url()
         try:
-            request = self._http.build_request(
-                method,
-                base + path_or_url if path_or_url.startswith("/") else path_or_url,
-                headers=headers,
-                params=params,
-                content=content,
-                extensions={SCOPES: scopes},
+            url = URL(
+                base + path_or_url if path_or_url.startswith("/") else path_or_url, encoded=True
             )
-        except httpx.InvalidURL as exc:
+            if params:
+                url = url.extend_query(params)
+        except (ValueError, TypeError) as exc:
             raise RedirectError(f"{method}: invalid URL from the registry: {exc}") from None
+        request = Request(
+            method, url, headers_of(headers.items() if headers else None), content, scopes
+        )
         try:
             response = await send_following(self._http, request, auth_for=self._auth_for)
         except NETWORK_ERRORS as exc:
@@ -154,16 +154,16 @@ class RegistryClient:
         finally:
             await response.aclose()
 
-    def _auth_for(self, url: httpx.URL) -> httpx.Auth | None:
+    def _auth_for(self, url: URL) -> Authenticator | None:
         """The registry's credentials (and its 401 handling) for its own scheme, host and
         port only: never for another host (an upload URL or a redirect to object storage)."""
-        return self._auth if (url.scheme, url.netloc) == self._base_origin else None
+        return self._auth if origin(url) == self._base_origin else None
 
     def scope_for(self, repository_path: str) -> str:
         return f"repository:{repository_path}:{','.join(self.actions)}"
 
 
-async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+async def read_capped(response: Response, limit: int, what: str) -> bytes:
     """The whole body; SizeLimitExceededError ("<what> is larger than N MiB") past `limit`,
     BodyBrokeOffError when it breaks off."""
     body = bytearray()
@@ -177,13 +177,12 @@ async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
-async def drain(response: httpx.Response) -> None:
+async def drain(response: Response) -> None:
     """Read what is left of a small body, so the connection goes back to the pool.
 
-    A connection is kept only once its response was read to the end (by dregsy's transport
-    and by httpx's), which includes HEAD responses and empty 201/202 answers that nobody
-    iterates; closing them unread would cost a new TCP connection per request. Large unread
-    bodies are not worth it.
+    A connection is kept only once its response was read to the end, which includes HEAD
+    responses and empty 201/202 answers that nobody iterates; closing them unread would cost
+    a new TCP connection per request. Large unread bodies are not worth it.
     """
     if response.is_stream_consumed:
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from dregsy import jsontext
 from dregsy.errors import (
     DeniedError,
@@ -13,6 +11,7 @@ from dregsy.errors import (
     UnauthorizedError,
 )
 from dregsy.registry.follow import where
+from dregsy.registry.http import Response
 
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -24,7 +23,7 @@ _BY_STATUS: dict[int, type[RegistryHTTPError]] = {
 }
 
 
-async def raise_for_status(response: httpx.Response, *, ok: tuple[int, ...] = ()) -> None:
+async def raise_for_status(response: Response, *, ok: tuple[int, ...] = ()) -> None:
     """Raise the matching RegistryHTTPError unless the status is 2xx or listed in `ok`."""
     status = response.status_code
     if 200 <= status < 300 or status in ok:

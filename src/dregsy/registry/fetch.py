@@ -9,7 +9,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from dregsy.errors import BodyBrokeOffError
 from dregsy.registry.client import RegistryClient, read_capped
@@ -26,8 +27,8 @@ class Fetched:
     """A 2xx response read whole: its body, headers and final URL (after redirects)."""
 
     body: bytes
-    headers: httpx.Headers
-    url: httpx.URL
+    headers: CIMultiDictProxy[str] | CIMultiDict[str]
+    url: URL
 
 
 async def fetch(

@@ -1,4 +1,4 @@
-"""Redirects, followed here rather than by httpx, in one place and by one policy.
+"""Redirects, followed here rather than by the HTTP library, in one place and by one policy.
 
 - at most `MAX_REDIRECTS` hops; `http` and `https` only (a `Location` of `file:`, `ftp:` or
   `gopher:` is refused, as is a request to such a URL in the first place);
@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-import httpx
+from yarl import URL
 
 from dregsy.errors import RegistryError
+from dregsy.registry.http import Request, Response, Sender, headers_of
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -29,38 +31,43 @@ class RedirectError(RegistryError):
     body that cannot be sent again."""
 
 
-def where(url: httpx.URL) -> str:
+class Authenticator(Protocol):
+    """Sends a request with credentials (and answers the registry's 401 itself)."""
+
+    async def send(self, request: Request, http: Sender) -> Response: ...
+
+
+def where(url: URL) -> str:
     """The URL for messages: without its query (which may carry a signature) and without
     user information (which may carry a password)."""
-    return str(url.copy_with(query=None, fragment=None, userinfo=b""))
+    return str(url.with_query(None).with_fragment(None).with_user(None))
 
 
-def check_scheme(method: str, url: httpx.URL) -> None:
+def check_scheme(method: str, url: URL) -> None:
     if url.scheme not in SCHEMES:
         shown = url.scheme or "relative"
         raise RedirectError(f"{method} {shown}: URL refused: only http and https are spoken")
 
 
 async def send_following(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
+    http: Sender,
+    request: Request,
     *,
-    auth_for: Callable[[httpx.URL], httpx.Auth | None],
-) -> httpx.Response:
-    """Send `request` (streamed), following redirects by the policy above."""
+    auth_for: Callable[[URL], Authenticator | None],
+) -> Response:
+    """Send `request` (body unread), following redirects by the policy above."""
     check_scheme(request.method, request.url)
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _NOT_CARRIED]
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_CARRIED]
     for _ in range(MAX_REDIRECTS + 1):
-        response = await http.send(
-            request, auth=auth_for(request.url), stream=True, follow_redirects=False
-        )
+        auth = auth_for(request.url)
+        response = await (http.send(request) if auth is None else auth.send(request, http))
         location = response.headers.get("location")
         if response.status_code not in REDIRECTS or location is None:
             return response
         await response.aclose()  # never read
         try:
-            url = request.url.join(location)
-        except httpx.InvalidURL as exc:
+            url = request.url.join(URL(location, encoded=True))
+        except ValueError as exc:
             raise RedirectError(
                 f"{request.method} {where(request.url)}: HTTP {response.status_code} to an "
                 f"invalid Location: {exc}"
@@ -70,34 +77,33 @@ async def send_following(
                 f"{request.method} {where(request.url)}: HTTP {response.status_code} to a "
                 f"{url.scheme or 'relative'}: URL refused: only http and https are followed"
             )
-        request = _next(http, request, response.status_code, url, headers)
+        request = _next(request, response.status_code, url, headers)
     raise RedirectError(
         f"{request.method} {where(request.url)}: more than {MAX_REDIRECTS} redirects"
     )
 
 
-def _next(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
-    status: int,
-    url: httpx.URL,
-    headers: list[tuple[str, str]],
-) -> httpx.Request:
+def _next(request: Request, status: int, url: URL, headers: list[tuple[str, str]]) -> Request:
     method = request.method
     if (status == 303 and method != "HEAD") or (
         status in (301, 302) and method not in ("GET", "HEAD")
     ):
         method = "GET"
-    content: bytes | None = None
+    body: bytes | None = None
     if method == request.method and method not in ("GET", "HEAD"):
-        if not isinstance(request.stream, httpx.ByteStream):
+        if not isinstance(request.body, bytes | None):
             raise RedirectError(
                 f"{request.method} {where(request.url)}: HTTP {status} asks to send a streamed "
                 "body again, which cannot be done"
             )
-        content = request.read()
+        body = request.body
     else:
         headers = [(k, v) for k, v in headers if k.lower() not in _BODY_HEADERS]
-    return http.build_request(
-        method, url, headers=headers, content=content, extensions=dict(request.extensions)
+    return Request(
+        method,
+        url,
+        headers_of(headers),
+        body=body,
+        scopes=request.scopes,
+        retry=request.retry,
     )

@@ -1,8 +1,7 @@
 """HTTP proxies from the environment: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
 
-httpx reads these variables only for transports it builds itself; dregsy builds its own
-stack (retries, TLS per registry), so it routes requests here: a request goes through the
-proxy named for its URL's scheme (`ALL_PROXY` for both), unless `NO_PROXY` lists its host
+The registry session (`dregsy.registry.session`) asks here for each request: it goes through
+the proxy named for its URL's scheme (`ALL_PROXY` for both), unless `NO_PROXY` lists its host
 (host names with their subdomains, `host:port`, or `*`). HTTPS goes through an HTTP proxy
 as a CONNECT tunnel, so TLS is still checked against the registry. As in Go and curl, a
 proxy written without a scheme is `http://`, and loopback hosts are never proxied.
@@ -11,14 +10,12 @@ proxy written without a scheme is `http://`, and loopback hosts are never proxie
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
+from yarl import URL
 
 from dregsy.errors import ConfigError
-
-TransportFactory = Callable[[str | None], httpx.AsyncBaseTransport]  # proxy URL or None
 
 
 def _variable(env: Mapping[str, str], name: str) -> str | None:
@@ -32,11 +29,11 @@ def _proxy_url(value: str | None, name: str) -> str | None:
         return None
     url = value if "://" in value else f"http://{value}"
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        parsed: URL | None = URL(url)
+    except ValueError:
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        where = parsed.copy_with(username=None, password=None) if parsed else "its value"
+        where = parsed.with_user(None) if parsed else "its value"
         raise ConfigError(f"{name.upper()}: not a usable http(s) proxy URL ({where})")
     return url
 
@@ -82,38 +79,12 @@ class ProxySettings:
             no_proxy=_variable(env, "no_proxy"),
         )
 
-    def proxy_for(self, url: httpx.URL) -> str | None:
+    def proxy_for(self, url: URL) -> str | None:
         """The proxy URL for a request to `url`, or None to connect directly."""
         proxy = self.https if url.scheme == "https" else self.http
-        if proxy is None or _is_loopback(url.host):
+        host = url.host or ""
+        if proxy is None or _is_loopback(host):
             return None
-        if self.no_proxy and bypasses(self.no_proxy, url.host, url.port):
+        if self.no_proxy and bypasses(self.no_proxy, host, url.explicit_port):
             return None
         return proxy
-
-    def transport(self, make: TransportFactory) -> httpx.AsyncBaseTransport:
-        """A transport from `make(None)`, or a router between proxied and direct ones."""
-        if self.http is None and self.https is None:
-            return make(None)
-        return ProxyRouter(self, make)
-
-
-class ProxyRouter(httpx.AsyncBaseTransport):
-    """Sends each request through the transport for its proxy (or the direct one)."""
-
-    def __init__(self, settings: ProxySettings, make: TransportFactory) -> None:
-        self._settings = settings
-        self._make = make
-        self._transports: dict[str | None, httpx.AsyncBaseTransport] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        proxy = self._settings.proxy_for(request.url)
-        transport = self._transports.get(proxy)
-        if transport is None:
-            transport = self._transports[proxy] = self._make(proxy)
-        return await transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for transport in self._transports.values():
-            await transport.aclose()
-        self._transports.clear()

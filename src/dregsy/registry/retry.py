@@ -6,7 +6,7 @@ so a skewed local clock does not matter), each wait capped at `max_retry_after`.
 pauses the whole registry (`dregsy.registry.backoff`): every request to it waits, whichever
 client or task sends it. 401/403/404 and anything else pass straight through: the auth flow
 (above this transport) handles 401 itself, and the rest will not change by asking again.
-A request marked with the `dregsy.no_retry` extension is sent once.
+A request with `retry=False` is sent once.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-import httpx
-
 from dregsy.registry.backoff import RegistryPause
+from dregsy.registry.http import Request, Response, Sender, TransportError
 
 log = logging.getLogger(__name__)
 
-NO_RETRY = "dregsy.no_retry"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -46,7 +44,7 @@ class RetryPolicy:
         return max(0.0, delay * (1 + self.jitter * (2 * rnd - 1)))
 
 
-def retry_after(response: httpx.Response, now: float) -> float | None:
+def retry_after(response: Response, now: float) -> float | None:
     """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date).
 
     A date is measured from the response's `Date` header when it has one (both come from
@@ -76,12 +74,12 @@ def _http_date(value: str) -> float | None:
     return when.timestamp()
 
 
-class RetryTransport(httpx.AsyncBaseTransport):
-    """Wraps a transport and retries transient failures of replayable requests."""
+class RetrySender:
+    """Wraps a sender and retries transient failures of replayable requests."""
 
     def __init__(
         self,
-        inner: httpx.AsyncBaseTransport,
+        inner: Sender,
         policy: RetryPolicy = RetryPolicy(),
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -96,19 +94,16 @@ class RetryTransport(httpx.AsyncBaseTransport):
         self._pause = pause  # shared by every client of the registry: 429s pause them all
         self._clock = clock
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        replayable = isinstance(request.stream, httpx.ByteStream)
-        attempts = (
-            1 if request.extensions.get(NO_RETRY) or not replayable else self._policy.attempts
-        )
+    async def send(self, request: Request) -> Response:
+        attempts = self._policy.attempts if request.retry and request.replayable else 1
         attempt = 0
         while True:
             last = attempt + 1 >= attempts
             await self._paused()
             paused = False  # the next attempt waits for a registry-wide pause
             try:
-                response = await self._inner.handle_async_request(request)
-            except httpx.TransportError as exc:
+                response = await self._inner.send(request)
+            except TransportError as exc:
                 if last:
                     raise
                 delay = self._policy.backoff(attempt, self._rng())
@@ -133,7 +128,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
             log.debug(
                 "retrying %s %s after %s in %.2fs (attempt %d of %d)",
                 request.method,
-                request.url.copy_with(query=None),
+                request.url.with_query(None),
                 reason,
                 delay,
                 attempt + 1,

@@ -20,9 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-import httpx
-
 from dregsy.reference import Registry
+from dregsy.registry.http import Request, Response, Sender, netloc
 
 
 def quota_number(value: str | None) -> int | None:
@@ -81,22 +80,20 @@ class RegistryTraffic:
         return self._ratelimits.get(registry)
 
 
-class TrafficTransport(httpx.AsyncBaseTransport):
+class TrafficSender:
     """Records every response that passes through it (below retries: each attempt counts)."""
 
-    def __init__(
-        self, inner: httpx.AsyncBaseTransport, registry: Registry, traffic: RegistryTraffic
-    ) -> None:
+    def __init__(self, inner: Sender, registry: Registry, traffic: RegistryTraffic) -> None:
         self._inner = inner
         self._label = registry.api_host
         self._hostname = Registry(host=registry.api_host).hostname.lower()
         self._traffic = traffic
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(self, request: Request) -> Response:
         sent_at = self._traffic.now()
-        response = await self._inner.handle_async_request(request)
+        response = await self._inner.send(request)
         url = request.url
-        label = self._label if url.host == self._hostname else url.netloc.decode("ascii")
+        label = self._label if url.host == self._hostname else netloc(url)
         self._traffic.record(
             label, request.method, response.status_code, response.headers, sent_at=sent_at
         )

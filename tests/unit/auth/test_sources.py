@@ -7,10 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from yarl import URL
 
 from dregsy.auth.dockerconfig import DockerConfigSource
 from dregsy.auth.ecr import EcrSource
-from dregsy.auth.flow import SCOPES, RegistryAuth
+from dregsy.auth.flow import RegistryAuth
 from dregsy.auth.google import GoogleSource
 from dregsy.auth.select import CredentialSources
 from dregsy.auth.sources import MIN_HOLD, REFETCH_AFTER, Renewing, StaticSource
@@ -18,6 +19,8 @@ from dregsy.config.types import Location
 from dregsy.credentials import Credentials
 from dregsy.errors import CredentialError
 from dregsy.reference import parse_registry
+from dregsy.registry.http import Request, Response, Sender
+from tests.support.fake_registry import FakeNetwork
 
 A = Credentials("alice", "pw-a")
 B = Credentials("alice", "pw-b")
@@ -115,6 +118,15 @@ def _basic(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode()
 
 
+async def _get(
+    http: Sender, url: str, auth: RegistryAuth | None = None, scopes: tuple[str, ...] = ()
+) -> Response:
+    request = Request("GET", URL(url), scopes=scopes)
+    response = await (http.send(request) if auth is None else auth.send(request, http))
+    await response.aread()
+    return response
+
+
 async def test_basic_refusal_asks_the_source_again_and_retries_once() -> None:
     seen: list[str | None] = []
 
@@ -126,9 +138,11 @@ async def test_basic_refusal_asks_the_source_again_and_retries_once() -> None:
 
     source = Rotating()
     auth = RegistryAuth(source)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        auth.learn(await http.get("https://r.test/v2/"))
-        response = await http.get("https://r.test/v2/x", auth=auth)
+    network = FakeNetwork()
+    network.hosts["r.test"] = handler
+    http = network.session()
+    auth.learn(await _get(http, "http://r.test/v2/"))
+    response = await _get(http, "http://r.test/v2/x", auth)
     assert response.status_code == 200
     assert seen[1:] == [_basic(A), _basic(B)]
 
@@ -142,19 +156,21 @@ async def test_bearer_tokens_are_dropped_when_the_identity_changes() -> None:
             return httpx.Response(200, json={"token": f"t{len(token_requests)}"})
         if request.headers.get("authorization", "").startswith("Bearer "):
             return httpx.Response(200)
-        challenge = 'Bearer realm="https://r.test/token",service="r.test"'
+        challenge = 'Bearer realm="http://r.test/token",service="r.test"'
         return httpx.Response(401, headers={"WWW-Authenticate": challenge})
 
     source = Rotating()
     auth = RegistryAuth(source)
-    scope = {SCOPES: ("repository:a:pull",)}
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        auth.learn(await http.get("https://r.test/v2/"))
-        await http.get("https://r.test/v2/a/tags/list", auth=auth, extensions=scope)
-        await http.get("https://r.test/v2/a/tags/list", auth=auth, extensions=scope)
-        assert token_requests == [_basic(A)]  # the token is reused
-        source.invalidate()  # e.g. ECR credentials renewed
-        await http.get("https://r.test/v2/a/tags/list", auth=auth, extensions=scope)
+    scope = ("repository:a:pull",)
+    network = FakeNetwork()
+    network.hosts["r.test"] = handler
+    http = network.session()
+    auth.learn(await _get(http, "http://r.test/v2/"))
+    await _get(http, "http://r.test/v2/a/tags/list", auth, scope)
+    await _get(http, "http://r.test/v2/a/tags/list", auth, scope)
+    assert token_requests == [_basic(A)]  # the token is reused
+    source.invalidate()  # e.g. ECR credentials renewed
+    await _get(http, "http://r.test/v2/a/tags/list", auth, scope)
     assert token_requests == [_basic(A), _basic(B)]
 
 

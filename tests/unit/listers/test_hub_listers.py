@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dregsy.config.types import ListerKind, ListerSpec, Location
@@ -19,6 +19,7 @@ from dregsy.listers.index import IndexLister
 from dregsy.reference import parse_registry
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.registry.pool import HttpPool, HttpSettings
+from dregsy.registry.session import Session
 from tests.support.recorded_hub import (
     HUB_TOKEN,
     HubData,
@@ -54,13 +55,16 @@ def hub() -> Iterator[RecordedHub]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def http() -> AsyncIterator[Session]:
+    session = Session(
+        tls=ssl.create_default_context, max_connections=4, connect_timeout=5, read_timeout=10
+    )
+    yield session
+    await session.aclose()
 
 
 async def test_dockerhub_lists_the_users_image_repositories_across_pages(
-    hub: RecordedHub, http: httpx.AsyncClient
+    hub: RecordedHub, http: Session
 ) -> None:
     lister = DockerHubLister(http, ALICE, base_url=hub.url)
     names = await lister.repositories(None)
@@ -74,22 +78,20 @@ async def test_dockerhub_lists_the_users_image_repositories_across_pages(
     assert {r.authorization for r in pages} == {f"Bearer {HUB_TOKEN}"}
 
 
-async def test_dockerhub_stops_paging_at_the_limit(
-    hub: RecordedHub, http: httpx.AsyncClient
-) -> None:
+async def test_dockerhub_stops_paging_at_the_limit(hub: RecordedHub, http: Session) -> None:
     names = await DockerHubLister(http, ALICE, base_url=hub.url).repositories(1)
     assert names == ["alice/app"]
     assert len(hub.paths("GET")) == 1
 
 
-async def test_dockerhub_login_refused(hub: RecordedHub, http: httpx.AsyncClient) -> None:
+async def test_dockerhub_login_refused(hub: RecordedHub, http: Session) -> None:
     lister = DockerHubLister(http, Credentials("alice", "wrong"), base_url=hub.url)
     with pytest.raises(AuthError, match="Docker Hub refused the login of user 'alice'"):
         await lister.repositories(None)
     assert hub.paths("GET") == []
 
 
-async def test_dockerhub_never_follows_next_to_another_host(http: httpx.AsyncClient) -> None:
+async def test_dockerhub_never_follows_next_to_another_host(http: Session) -> None:
     data = hub_data()
     data.next_host = "attacker.invalid:1"
     with RecordedHub(data) as hub:
@@ -98,7 +100,7 @@ async def test_dockerhub_never_follows_next_to_another_host(http: httpx.AsyncCli
             await lister.repositories(None)
 
 
-async def test_index_search_on_docker_hub(hub: RecordedHub, http: httpx.AsyncClient) -> None:
+async def test_index_search_on_docker_hub(hub: RecordedHub, http: Session) -> None:
     lister = IndexLister(http, hub.url, "alpine")
     assert await lister.repositories(None) == ["alpine", "bob/alpine"]
     assert await lister.repositories(1) == ["alpine"]

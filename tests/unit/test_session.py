@@ -1,15 +1,29 @@
-"""The aiohttp transport against a scripted server on loopback: reuse, limits, failures."""
+"""The aiohttp session (dregsy.registry.session) against a scripted server on loopback:
+reuse, limits, failures."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
-import httpx
 import pytest
+from yarl import URL
 
-from dregsy.registry.aio import AiohttpTransport
+from dregsy.registry.http import (
+    Body,
+    ConnectError,
+    LocalProtocolError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    Response,
+    UnsupportedProtocol,
+    headers_of,
+)
+from dregsy.registry.session import Session
 
 Reply = Callable[[bytes, bytes, asyncio.StreamWriter], Awaitable[bool]]  # -> keep open
 
@@ -83,11 +97,62 @@ async def ok(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
     return True
 
 
-def client(max_connections: int = 4, **timeouts: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(tls=None, max_connections=max_connections),
-        timeout=httpx.Timeout(timeouts.get("read", 5.0), connect=timeouts.get("connect", 5.0)),
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    content: bytes
+
+
+class Client:
+    """A session with the shorthands these tests use; closed at the end of `async with`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def request(
+        self, method: str, url: str, *, content: Body = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        request = Request(method, URL(url), headers_of((headers or {}).items()), content)
+        response = await self.session.send(request)
+        return Answer(response.status_code, await response.aread())
+
+    async def get(self, url: str, *, headers: dict[str, str] | None = None) -> Answer:
+        return await self.request("GET", url, headers=headers)
+
+    async def head(self, url: str) -> Answer:
+        return await self.request("HEAD", url)
+
+    async def put(
+        self, url: str, *, content: Body, headers: dict[str, str] | None = None
+    ) -> Answer:
+        return await self.request("PUT", url, content=content, headers=headers)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, method: str, url: str) -> AsyncIterator[Response]:
+        response = await self.session.send(Request(method, URL(url)))
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.aclose()
+
+
+def session(max_connections: int = 4, *, read: float = 5.0, connect: float = 5.0) -> Session:
+    return Session(
+        tls=ssl.create_default_context,
+        max_connections=max_connections,
+        connect_timeout=connect,
+        read_timeout=read,
     )
+
+
+def client(max_connections: int = 4, **timeouts: float) -> Client:
+    return Client(session(max_connections, **timeouts))
 
 
 async def test_connections_are_reused_after_bodies_and_heads() -> None:
@@ -179,7 +244,7 @@ async def test_a_truncated_body_is_an_error() -> None:
         return False
 
     async with serving(short) as server, client() as http:
-        with pytest.raises(httpx.RemoteProtocolError, match="before the end of the body"):
+        with pytest.raises(RemoteProtocolError, match="before the end of the body"):
             await http.get(server.url)
 
 
@@ -188,7 +253,7 @@ async def test_no_response_at_all_is_an_error() -> None:
         return False
 
     async with serving(hang_up) as server, client() as http:
-        with pytest.raises(httpx.RemoteProtocolError, match="without a response"):
+        with pytest.raises(RemoteProtocolError, match="without a response"):
             await http.get(server.url)
 
 
@@ -198,11 +263,11 @@ async def test_a_silent_server_times_out_and_a_closed_port_refuses() -> None:
         return False
 
     async with serving(silent) as server, client(read=0.2) as http:
-        with pytest.raises(httpx.ReadTimeout):
+        with pytest.raises(ReadTimeout):
             await http.get(server.url)
         url = server.url
     async with client() as http:
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(ConnectError):
             await http.get(url)
 
 
@@ -251,7 +316,7 @@ async def test_large_bodies_arrive_whole_while_read_slowly() -> None:
     async with serving(big) as server, client() as http:
         async with http.stream("GET", server.url) as streamed:
             parts = []
-            async for part in streamed.aiter_raw():
+            async for part in streamed.aiter_bytes():
                 parts.append(part)
                 await asyncio.sleep(0)
         assert b"".join(parts) == payload
@@ -259,10 +324,10 @@ async def test_large_bodies_arrive_whole_while_read_slowly() -> None:
         assert server.connections == 1
 
 
-async def test_https_needs_a_tls_context() -> None:
+async def test_only_http_and_https_are_spoken() -> None:
     async with client() as http:
-        with pytest.raises(httpx.UnsupportedProtocol):
-            await http.get("https://127.0.0.1:9/v2/")
+        with pytest.raises(UnsupportedProtocol):
+            await http.get("ftp://127.0.0.1:9/v2/")
 
 
 async def test_an_early_answer_to_an_upload_is_returned() -> None:
@@ -297,7 +362,7 @@ async def test_a_body_that_ends_with_the_connection() -> None:
 
 
 async def test_idle_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dregsy.registry.aio.KEEPALIVE", 0.05)
+    monkeypatch.setattr("dregsy.registry.session.KEEPALIVE", 0.05)
     async with serving(ok) as server, client() as http:
         await http.get(server.url)
         await asyncio.sleep(0.1)  # longer than KEEPALIVE: the idle connection expired
@@ -317,7 +382,7 @@ async def test_stray_bytes_after_a_response_are_an_error_and_retire_the_connecti
         return True
 
     async with serving(sloppy) as server, client() as http:
-        with pytest.raises(httpx.RemoteProtocolError, match=r"not HTTP/1\.1") as info:
+        with pytest.raises(RemoteProtocolError, match=r"not HTTP/1\.1") as info:
             await http.head(server.url)
         assert "stray" not in str(info.value)  # the server's bytes are not quoted
         assert (await http.head(server.url)).status_code == 200
@@ -325,20 +390,18 @@ async def test_stray_bytes_after_a_response_are_an_error_and_retire_the_connecti
 
 
 async def test_a_response_still_open_at_close_is_not_pooled() -> None:
-    async with serving(ok) as server:
-        transport = AiohttpTransport(tls=None, max_connections=2)
-        async with httpx.AsyncClient(transport=transport) as http:
-            async with http.stream("GET", server.url) as streamed:
-                await transport.aclose()
-                assert await streamed.aread() == b"hello"
-            await server.until_all_closed()  # closed, not kept idle (else this times out)
+    async with serving(ok) as server, client(max_connections=2) as http:
+        async with http.stream("GET", server.url) as streamed:
+            await http.session.aclose()
+            assert await streamed.aread() == b"hello"
+        await server.until_all_closed()  # closed, not kept idle (else this times out)
 
 
 async def test_a_header_value_http_cannot_carry_is_refused_without_quoting_it() -> None:
     """An HTTP library's error may quote the offending value: maybe a token (issue 16)."""
     secret = "tok-SECRET"
     async with serving(ok) as server, client() as http:
-        with pytest.raises(httpx.LocalProtocolError) as info:
+        with pytest.raises(LocalProtocolError) as info:
             await http.get(server.url, headers={"Authorization": f"Bearer x\n{secret}"})
         assert secret not in str(info.value)
         assert "cannot carry" in str(info.value)
