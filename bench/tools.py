@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DREGSY = str(ROOT / ".bench" / "venv" / "bin" / "dregsy")  # see bench/run
 # The floor loop runs where dregsy runs: a plain install with only its runtime dependencies.
 BENCH_PYTHON = str(ROOT / ".bench" / "venv" / "bin" / "python")
-DEFAULT_PARALLEL = 8  # dregsy's defaults, when the run does not set them
-DEFAULT_CONNECTIONS = 8
+DEFAULT_PARALLEL = 32  # dregsy's defaults, when the run does not set them
+DEFAULT_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)

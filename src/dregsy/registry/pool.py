@@ -29,7 +29,7 @@ class HttpSettings:
 
     certs_dir: Path
     skopeo_certs_dir: Path | None = None  # `<dir>/<host-without-port>/`, skopeo relay only
-    max_connections: int = 8  # per registry host, unless a location says otherwise
+    max_connections: int = 16  # per registry host and role, unless a location says otherwise
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -51,7 +51,6 @@ class HttpPool:
         self._resolver = resolver
         self._pauses = RegistryPauses()
         self._clients: dict[tuple[str, bool, int, str], Sender] = {}
-        self._default_tls: ssl.SSLContext | None = None  # loading system CAs costs; share it
 
     def client(
         self,
@@ -74,8 +73,8 @@ class HttpPool:
     def _build(self, registry: Registry, skip_tls_verify: bool, cap: int) -> Sender:
         s = self._settings
 
-        def tls() -> ssl.SSLContext:
-            return _unverified_tls() if skip_tls_verify else self._tls(registry)
+        def tls() -> ssl.SSLContext | bool:
+            return False if skip_tls_verify else self._tls(registry)
 
         session = Session(
             tls=tls,
@@ -91,26 +90,17 @@ class HttpPool:
             pause=self._pauses.for_registry(registry.api_host),
         )
 
-    def _tls(self, registry: Registry) -> ssl.SSLContext:
+    def _tls(self, registry: Registry) -> ssl.SSLContext | bool:
+        """The registry's own context, or True: the system's CAs (aiohttp's default)."""
         s = self._settings
         host_dirs = [s.certs_dir / registry.api_host]
         if s.skopeo_certs_dir is not None:
             host_dirs.append(s.skopeo_certs_dir / registry.hostname)
         if host_material(host_dirs):
             return ssl_context(host_dirs)
-        if self._default_tls is None:
-            self._default_tls = ssl_context([])
-        return self._default_tls
+        return True
 
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-
-
-def _unverified_tls() -> ssl.SSLContext:
-    """TLS without certificate checks (`skip-tls-verify`); no CA bundle to load."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context

@@ -6,8 +6,9 @@ parser and flow control do the HTTP; this module adds only dregsy's settings and
 - the session is opened on first use (aiohttp needs the running loop), with a
   `TCPConnector` capped at `max_connections` (a request waits for a free connection), no
   cookies, no decompression, no redirects (`dregsy.registry.follow` has the one policy);
-- HTTPS uses the registry's TLS context, loaded on the first HTTPS request (loading the
-  system's CA certificates costs tens of milliseconds plain registries never need);
+- HTTPS uses the registry's TLS context, made on the first HTTPS request; a registry with
+  no certificates of its own uses aiohttp's default verifying context (the system's CAs,
+  loaded once when aiohttp is imported: loading them again would cost tens of ms);
 - a request goes through the proxy `ProxySettings` names for its URL, HTTPS as a CONNECT
   tunnel, so TLS is still checked against the registry;
 - a body read to the end gives its connection back; a body closed unread, or a request
@@ -56,7 +57,7 @@ class Session:
     def __init__(
         self,
         *,
-        tls: Callable[[], ssl.SSLContext],
+        tls: Callable[[], ssl.SSLContext | bool],  # True: aiohttp's default verification
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
@@ -64,7 +65,7 @@ class Session:
         resolver: AbstractResolver | None = None,  # tests: every name to a loopback server
     ) -> None:
         self._make_tls = tls
-        self._tls: ssl.SSLContext | None = None
+        self._tls: ssl.SSLContext | bool | None = None
         self._cap = max_connections
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
