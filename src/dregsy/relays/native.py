@@ -1,14 +1,22 @@
-"""The native relay: the OCI Distribution API, directly, with no daemon and no temp files."""
+"""The native relay: the OCI Distribution API, directly, with no daemon and no temp files.
+
+The copy engine is imported on the first copy: a run that finds every tag unchanged (two
+HEADs per tag) never needs it, and a short run's time is mostly its start-up.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from dregsy.copy.engine import STALL_TIMEOUT, ImageCopier
-from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
+from dregsy.config.types import DEFAULT_STALL_TIMEOUT
 from dregsy.copy.transfers import Transfers
 from dregsy.registry.directory import RegistryDirectory
 from dregsy.relays.base import CopyOutcome, ImageJob, Relay
+
+if TYPE_CHECKING:
+    from dregsy.copy.engine import ImageCopier
+    from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
 
 DEFAULT_BLOB_PARALLEL = 8
 
@@ -26,12 +34,12 @@ class NativeRelay(Relay):
         registries: RegistryDirectory,
         *,
         blob_parallel: int = DEFAULT_BLOB_PARALLEL,
-        stall_timeout: float = STALL_TIMEOUT,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         self._registries = registries
         self._blob_slots = asyncio.Semaphore(blob_parallel)
         self._stall_timeout = stall_timeout
-        self._referrers = ReferrerMemory()  # across runs: which registries serve the API
+        self._referrers: ReferrerMemory | None = None  # across runs: who serves the API
 
     async def prepare(self) -> None:
         return None
@@ -64,6 +72,8 @@ class NativeRelay(Relay):
         )
 
     def _copier(self, job: ImageJob, run: object) -> ImageCopier:
+        from dregsy.copy.engine import ImageCopier
+
         assert isinstance(run, Transfers)
         return ImageCopier(
             self._registries.source(job.source_location),
@@ -77,7 +87,11 @@ class NativeRelay(Relay):
         )
 
     def _referrer_copier(self, job: ImageJob, copier: ImageCopier, run: object) -> ReferrerCopier:
+        from dregsy.copy.referrers import ReferrerCopier, ReferrerMemory
+
         assert isinstance(run, Transfers)
+        if self._referrers is None:
+            self._referrers = ReferrerMemory()
         return ReferrerCopier(
             copier,
             self._registries.source(job.source_location),
