@@ -22,6 +22,9 @@ class Pieces:
         for piece in self.pieces:
             yield piece
 
+    async def read(self) -> bytes:
+        return b"".join(self.pieces)
+
     def release(self) -> None:
         self.ended = self.ended or "released"
 

@@ -4,6 +4,10 @@ PyYAML's `safe_load` forgets positions and silently keeps the last of two equal 
 this composes the node tree with the SafeLoader and builds the data itself: keys become
 their source text (so `1:` or `yes:` are just unknown keys), duplicate keys are issues,
 `<<` merge keys work, and aliases are bounded so a hostile file cannot blow up.
+
+The tree is composed by libyaml (PyYAML's C loader) when it is there: a config of a few
+hundred mappings takes the pure-Python composer a good part of a short run. A file it
+refuses is read again by the Python loader, whose messages the errors are made from.
 """
 
 from __future__ import annotations
@@ -38,13 +42,25 @@ class _Stop(Exception):
         self.problem = ConfigProblem(format_path(loc), message, line)
 
 
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
 def read_yaml(text: str) -> Document:
     """Parse one YAML document; a syntax error raises ConfigError with its line."""
-    doc = Document()
+    if _FAST_LOADER is not None:
+        try:
+            return _read(_FAST_LOADER(text))
+        except (yaml.YAMLError, ConfigError):
+            pass  # the same again, for the Python loader's words
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:
         raise ConfigError(_reader_problem(exc, text)) from None
+    return _read(loader)
+
+
+def _read(loader: yaml.SafeLoader) -> Document:
+    doc = Document()
     try:
         root = loader.get_single_node()
         if root is not None:
@@ -92,7 +108,7 @@ class _Builder:
         if self._count > MAX_NODES:
             raise _Stop(f"the file expands to more than {MAX_NODES} values (aliases?)", line)
         if isinstance(node, ScalarNode):
-            if node.style is None:
+            if not node.style:  # plain: None from the Python loader, "" from libyaml
                 self._doc.texts[loc] = node.value
             try:
                 return self._loader.construct_object(node, deep=True)

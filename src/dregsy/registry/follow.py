@@ -57,7 +57,7 @@ async def send_following(
 ) -> Response:
     """Send `request` (body unread), following redirects by the policy above."""
     check_scheme(request.method, request.url)
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_CARRIED]
+    headers: list[tuple[str, str]] | None = None  # carried to the next hop (made on the first)
     for _ in range(MAX_REDIRECTS + 1):
         auth = auth_for(request.url)
         response = await (http.send(request) if auth is None else auth.send(request, http))
@@ -77,6 +77,8 @@ async def send_following(
                 f"{request.method} {where(request.url)}: HTTP {response.status_code} to a "
                 f"{url.scheme or 'relative'}: URL refused: only http and https are followed"
             )
+        if headers is None:
+            headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_CARRIED]
         request = _next(request, response.status_code, url, headers)
     raise RedirectError(
         f"{request.method} {where(request.url)}: more than {MAX_REDIRECTS} redirects"

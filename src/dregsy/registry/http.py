@@ -94,6 +94,9 @@ class BodySource(Protocol):
     def chunks(self) -> AsyncIterator[bytes]:
         """The body, in the pieces it arrives in."""
 
+    async def read(self) -> bytes:
+        """The whole body at once."""
+
     def release(self) -> None:
         """The body was read to the end: the connection may be reused."""
 
@@ -196,7 +199,19 @@ class Response:
     async def aread(self) -> bytes:
         """The whole body (kept: reading it again returns it again)."""
         if self._content is None:
-            self._content = b"".join([c async for c in self.aiter_bytes()])
+            if self._limit is None and not self._consumed and self._source is not None:
+                # All at once (a HEAD's empty body, a manifest): no chunk by chunk.
+                self._consumed = True
+                try:
+                    content = await self._source.read()
+                except BaseException:
+                    self._drop()
+                    raise
+                self._done = True
+                self._source.release()
+                self._content = content
+            else:
+                self._content = b"".join([c async for c in self.aiter_bytes()])
         return self._content
 
     async def aclose(self) -> None:

@@ -99,7 +99,8 @@ class RetrySender:
         attempt = 0
         while True:
             last = attempt + 1 >= attempts
-            await self._paused()
+            if self._pause is not None and self._pause.until > 0:
+                await self._paused()
             paused = False  # the next attempt waits for a registry-wide pause
             try:
                 response = await self._inner.send(request)

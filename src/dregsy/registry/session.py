@@ -170,6 +170,13 @@ class _Download:
             self._response.close()
             _fail(exc, started=True)
 
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._response.close()
+            _fail(exc, started=True)
+
     def release(self) -> None:
         self._response.release()
 
