@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dregsy.config import yamlpos
 from dregsy.config.issues import format_path
 from dregsy.config.yamlpos import read_yaml
 from tests.unit.config.support import check, only_problem, problems_of
@@ -129,3 +130,34 @@ def test_unquoted_api_version_keeps_its_text(top: str, version: str) -> None:
     from dregsy.config.load import parse_config
 
     assert parse_config(top + "\n" + TASKS).docker.api_version == version
+
+
+SAMPLE = """\
+base: &base {registry: "r.test:5000", skip-tls-verify: yes}
+tasks:
+  - name: one
+    source:
+      <<: *base
+      auth: 'quoted'
+    target: {registry: plain, max-connections: 16}
+    mappings:
+      - from: a
+        to: b
+        tags: ['1.0', "2.0", semver:>=1]
+      - {from: c, to: d}
+    name: again
+"""
+
+
+def test_libyaml_and_the_python_loader_read_the_same() -> None:
+    """The fast loader is only a faster way to the same document (lines, texts, issues)."""
+    assert yamlpos._FAST_LOADER is not None  # PyYAML built with libyaml, as wheels are
+    fast = yamlpos._read(yamlpos._FAST_LOADER(SAMPLE))  # no fallback: libyaml's own tree
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(yamlpos, "_FAST_LOADER", None)
+        slow = yamlpos.read_yaml(SAMPLE)
+    assert fast.data == slow.data
+    assert fast.lines == slow.lines
+    assert fast.texts == slow.texts
+    assert fast.issues == slow.issues
+    assert fast.issues  # the duplicate `name`
