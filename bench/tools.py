@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.workloads import Workload
+from dregsy.config import types as dregsy_types
 
 ROOT = Path(__file__).resolve().parent.parent
 DREGSY = str(ROOT / ".bench" / "venv" / "bin" / "dregsy")  # see bench/run
 # The floor loop runs where dregsy runs: a plain install with only its runtime dependencies.
 BENCH_PYTHON = str(ROOT / ".bench" / "venv" / "bin" / "python")
-DEFAULT_PARALLEL = 32  # dregsy's defaults, when the run does not set them
-DEFAULT_CONNECTIONS = 16
+# dregsy's defaults, when the run does not set them
+DEFAULT_PARALLEL = dregsy_types.DEFAULT_PARALLEL
+DEFAULT_CONNECTIONS = dregsy_types.DEFAULT_MAX_CONNECTIONS
 
 
 @dataclass(frozen=True)

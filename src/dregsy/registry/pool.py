@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp.abc import AbstractResolver
 
+from dregsy.config.types import DEFAULT_MAX_CONNECTIONS
 from dregsy.reference import Registry
 from dregsy.registry.backoff import RegistryPauses
 from dregsy.registry.http import Sender
@@ -29,7 +30,8 @@ class HttpSettings:
 
     certs_dir: Path
     skopeo_certs_dir: Path | None = None  # `<dir>/<host-without-port>/`, skopeo relay only
-    max_connections: int = 16  # per registry host and role, unless a location says otherwise
+    # per registry host and role, unless a location says otherwise
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
