@@ -19,9 +19,11 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from dregsy import __version__
 from dregsy.auth.dockerconfig import MAX_DOCKER_CONFIG_BYTES, docker_config_path
@@ -57,8 +59,7 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # seconds running syncs get after SIGTERM before they are cancelled
 
 
-@dataclass(slots=True)
-class Signals:
+class Signals(Struct):
     """Requests from outside: stop the process, or reload the config."""
 
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -365,8 +366,7 @@ class App:
         return config
 
 
-@dataclass(frozen=True, slots=True)
-class _Parts:
+class _Parts(Struct, frozen=True):
     """What runs one config: connections, the relay and the task runner."""
 
     pool: HttpPool

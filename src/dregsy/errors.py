@@ -26,15 +26,14 @@ Messages never contain credentials, tokens or Authorization headers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 
 class DregsyError(Exception):
     """Base of every error dregsy raises on purpose."""
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
+class ConfigProblem(Struct, frozen=True):
     """One problem in a config file: where it is and what is wrong."""
 
     path: str  # key path, e.g. "tasks[1].source.registry"; "" for the whole file

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dregsy import jsontext, mediatypes
 from dregsy.digest import is_digest
@@ -13,8 +14,7 @@ from dregsy.errors import UnsupportedManifestError
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
+class Platform(Struct, frozen=True):
     """The `platform` of an index entry."""
 
     os: str
@@ -26,8 +26,7 @@ class Platform:
         return f"{text}/{self.variant}" if self.variant else text
 
 
-@dataclass(frozen=True, slots=True)
-class Descriptor:
+class Descriptor(Struct, frozen=True):
     """A reference to content by digest, with its media type and size."""
 
     media_type: str
@@ -42,8 +41,7 @@ class Descriptor:
         return not (self.urls and self.media_type in mediatypes.NON_DISTRIBUTABLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
+class Manifest(Struct, frozen=True):
     """An image manifest or an index, with the exact bytes it was fetched as."""
 
     media_type: str

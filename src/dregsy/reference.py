@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from dregsy.digest import is_digest
 from dregsy.errors import InvalidReferenceError
@@ -37,8 +38,7 @@ _ECR_PRIVATE_RE = re.compile(
 _ECR_PUBLIC_HOST = "public.ecr.aws"
 
 
-@dataclass(frozen=True, slots=True)
-class Registry:
+class Registry(Struct, frozen=True):
     """A registry host as configured: `host[:port]`, with an optional forced scheme."""
 
     host: str  # lower-case host[:port]; Docker Hub is always "docker.io"
@@ -123,8 +123,7 @@ def parse_registry(text: str) -> Registry:
     return Registry(host=host, scheme=scheme, ecr_public_alias=alias)
 
 
-@dataclass(frozen=True, slots=True)
-class Repository:
+class Repository(Struct, frozen=True):
     """A repository in a registry, e.g. `127.0.0.1:5000` + `demo/app`."""
 
     registry: Registry
@@ -158,8 +157,7 @@ class Repository:
         return f"{self.registry.host}/{self.path}"
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(Struct, frozen=True):
     """A manifest in a repository, named by tag, by digest, or both (`tag@digest`)."""
 
     repository: Repository

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dregsy import jsontext, mediatypes
 from dregsy.digest import is_digest
@@ -28,8 +29,7 @@ MAX_TAG_LENGTH = 128  # the distribution spec's tag grammar
 _REFERRER_TAG_RE = re.compile(r"sha256-[a-f0-9]{64}(?:\.(?:sig|att|sbom))?|sha512-[a-f0-9]{121}")
 
 
-@dataclass(frozen=True, slots=True)
-class Referrer:
+class Referrer(Struct, frozen=True):
     """One entry of a referrers list: the descriptor as the list had it."""
 
     digest: str

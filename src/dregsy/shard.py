@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dregsy.errors import DregsyError
 
@@ -35,8 +36,7 @@ class ShardError(DregsyError):
     """The shard given on the command line or in the environment is not usable."""
 
 
-@dataclass(frozen=True, slots=True)
-class Shard:
+class Shard(Struct, frozen=True):
     """Shard `index` of `count` (0 <= index < count)."""
 
     index: int
@@ -50,8 +50,7 @@ class Shard:
         return owner(task, repository, self.count) == self.index
 
 
-@dataclass(slots=True)
-class Share:
+class Share(Struct):
     """The repositories one task run found, and those of them this process syncs."""
 
     task: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import json
 import logging
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 from dregsy.config.types import Config, DockerSettings, Location, Mapping, RelayKind, Task
 from dregsy.credentials import Credentials
@@ -290,7 +290,7 @@ class Engines:
             web = LoopbackWeb(daemon, unix=str(path))
             self._served.append(web)
             await web.start()
-        settings = dataclasses.replace(settings or DockerSettings(host=FAKE_HOST), host=self.host)
+        settings = replace(settings or DockerSettings(host=FAKE_HOST), host=self.host)
         relay = DockerRelay(
             settings,
             RegistryDirectory(HttpPool(HttpSettings(certs_dir=Path("/nonexistent")))),

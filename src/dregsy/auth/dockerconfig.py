@@ -14,8 +14,9 @@ import binascii
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from dregsy import jsontext
 from dregsy.auth.helper import CredentialHelper, HelperNotFoundError
@@ -61,8 +62,7 @@ def server_url(registry: Registry) -> str:
 MAX_DOCKER_CONFIG_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class DockerConfig:
+class DockerConfig(Struct, frozen=True):
     """The credential parts of a Docker `config.json`, keyed by registry host."""
 
     path: Path

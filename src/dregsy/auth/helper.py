@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy import jsontext
 from dregsy.credentials import Credentials
@@ -29,8 +30,7 @@ class HelperNotFoundError(CredentialError):
     """The `docker-credential-<name>` program is not on PATH."""
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialHelper:
+class CredentialHelper(Struct, frozen=True):
     """One `docker-credential-<name>` program, found on `search_path` (None: PATH)."""
 
     name: str

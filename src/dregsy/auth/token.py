@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy import jsontext
 from dregsy.errors import AuthError
@@ -22,8 +23,7 @@ MAX_EXPIRES_IN = 86400.0
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(Struct, frozen=True):
     """A bearer token with the scopes it was issued for and when it expires (monotonic)."""
 
     value: str

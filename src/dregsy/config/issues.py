@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 Loc = tuple[str | int, ...]  # a key path, e.g. ("tasks", 1, "source", "registry")
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(Struct, frozen=True):
     """One problem at a key path; `line` only when it is not the line of `loc` itself."""
 
     loc: Loc

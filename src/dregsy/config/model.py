@@ -9,8 +9,9 @@ unknown key, not a synonym of `auth-refresh`). These classes only describe the f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from dregsy.config.fields import (
     Problem,
@@ -48,8 +49,7 @@ from dregsy.selection.filters import TagEntry
 from dregsy.selection.paths import Rewrite, SourcePattern
 
 
-@dataclass(frozen=True, slots=True)
-class DockerSection:
+class DockerSection(Struct, frozen=True):
     """`docker:`: the Docker relay's daemon."""
 
     dockerhost: str | None
@@ -59,40 +59,35 @@ class DockerSection:
     ping_interval: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class SkopeoSection:
+class SkopeoSection(Struct, frozen=True):
     """`skopeo:`: the skopeo relay."""
 
     binary: str | None
     certs_dir: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalLister:
+class GlobalLister(Struct, frozen=True):
     """Top-level `lister:`: repository listing for regex mappings."""
 
     max_items: int | None
     cache_duration: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class LocationLister:
+class LocationLister(Struct, frozen=True):
     """A location's `lister:`: how to list the source's repositories."""
 
     type: Literal["catalog", "dockerhub", "index"]
     search: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitSection:
+class RateLimitSection(Struct, frozen=True):
     """A source's `ratelimit:`: the pull quota to keep, and how often to look again."""
 
     min: int
     retry: float
 
 
-@dataclass(frozen=True, slots=True)
-class LocationModel:
+class LocationModel(Struct, frozen=True):
     """`source:` or `target:`."""
 
     registry: Registry
@@ -104,8 +99,7 @@ class LocationModel:
     ratelimit: RateLimitSection | None
 
 
-@dataclass(frozen=True, slots=True)
-class MappingModel:
+class MappingModel(Struct, frozen=True):
     """One entry of `mappings:`."""
 
     from_: str | SourcePattern
@@ -118,8 +112,7 @@ class MappingModel:
     digest_tags: bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskModel:
+class TaskModel(Struct, frozen=True):
     """One entry of `tasks:`."""
 
     name: str
@@ -133,8 +126,7 @@ class TaskModel:
     digest_tags: bool | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class TopModel:
+class TopModel(Struct, frozen=True, kw_only=True):
     """Every top-level key except `tasks` (checked alone when some task is broken)."""
 
     relay: Literal["native", "docker", "skopeo"] | None
@@ -151,8 +143,7 @@ class TopModel:
     listen: ListenAddress | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class ConfigModel(TopModel):
+class ConfigModel(TopModel, frozen=True, kw_only=True):
     """A whole config file."""
 
     tasks: tuple[TaskModel, ...] | None  # None or (): does nothing, as in dregsy

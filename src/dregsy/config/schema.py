@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+
+from msgspec import Struct
 
 from dregsy.config.fields import Problem, kind_of
 from dregsy.config.issues import Issue, Loc
@@ -32,8 +33,7 @@ class Invalid(Exception):
         self.issues = issues
 
 
-@dataclass(frozen=True, slots=True)
-class Key:
+class Key(Struct, frozen=True):
     """One key a section accepts: its YAML name, the attribute it fills, and its parser.
 
     An optional key without a default (`default=None`) takes an empty value as not given;

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from msgspec import Struct
 
 from dregsy.credentials import Credentials
 from dregsy.errors import ConfigProblem
@@ -61,16 +62,14 @@ class ListerKind(StrEnum):
     INDEX = "index"  # an index search (`/v1/search?q=<search>`)
 
 
-@dataclass(frozen=True, slots=True)
-class ListerSpec:
+class ListerSpec(Struct, frozen=True):
     """A location's `lister:`."""
 
     kind: ListerKind = ListerKind.CATALOG
     search: str | None = None  # the search term of the index lister
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimit:
+class RateLimit(Struct, frozen=True):
     """A source's `ratelimit:` keep `min` pulls of the registry's quota, rechecking every
     `retry` seconds while fewer are left."""
 
@@ -78,8 +77,7 @@ class RateLimit:
     retry: float = DEFAULT_RATELIMIT_RETRY
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Struct, frozen=True):
     """One side of a task: a registry and how to authenticate with it."""
 
     registry: Registry
@@ -93,8 +91,7 @@ class Location:
     ratelimit: RateLimit | None = None  # sources only: wait while the pull quota is low
 
 
-@dataclass(frozen=True, slots=True)
-class ReferrerSettings:
+class ReferrerSettings(Struct, frozen=True):
     """What travels with an image besides itself (`referrers`, `referrer-types`,
     `digest-tags`, on a mapping or as the task's default for its mappings)."""
 
@@ -112,8 +109,7 @@ class ReferrerSettings:
         return self.types is None or artifact_type in self.types
 
 
-@dataclass(frozen=True, slots=True)
-class Mapping:
+class Mapping(Struct, frozen=True):
     """Copy `source` (a repository path of the task's source) to `target`.
 
     With `repos` (a `from: regex:...` mapping) `source` and `target` are the `from` and
@@ -129,8 +125,7 @@ class Mapping:
     referrers: ReferrerSettings = ReferrerSettings()
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(Struct, frozen=True):
     """A named set of mappings between two locations, run once or every `interval` seconds."""
 
     name: str
@@ -153,8 +148,7 @@ class Task:
         return self.unique_name or self.name
 
 
-@dataclass(frozen=True, slots=True)
-class DockerSettings:
+class DockerSettings(Struct, frozen=True):
     """The Docker relay's daemon (`docker:` section, or the seed's top-level keys)."""
 
     host: str | None = None  # None: DOCKER_HOST, else the standard socket
@@ -164,24 +158,21 @@ class DockerSettings:
     ping_interval: float = 10.0  # seconds between those tries (`ping-interval`)
 
 
-@dataclass(frozen=True, slots=True)
-class SkopeoSettings:
+class SkopeoSettings(Struct, frozen=True):
     """The skopeo relay (`skopeo:` section)."""
 
     binary: str = "skopeo"
     certs_dir: Path = DEFAULT_SKOPEO_CERTS_DIR
 
 
-@dataclass(frozen=True, slots=True)
-class ListerSettings:
+class ListerSettings(Struct, frozen=True):
     """Global repository-lister settings (`lister:`): used by regex mappings."""
 
     max_items: int = 100  # -1: unlimited
     cache_duration: float | None = 3600.0  # seconds; None: no cache
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(Struct, frozen=True):
     """A whole config file, validated."""
 
     tasks: tuple[Task, ...]

@@ -12,9 +12,8 @@ refuses is read again by the Python loader, whose messages the errors are made f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import yaml
+from msgspec import Struct, field
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dregsy.config.issues import Issue, Loc, format_path
@@ -24,8 +23,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 100_000  # values built, counting every use of an alias
 
 
-@dataclass(slots=True)
-class Document:
+class Document(Struct):
     """A parsed file: its data, where each key path is, and structural issues."""
 
     data: object = None  # None: the file has no document (empty, or only comments)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dregsy.copy.plan import BlobAction, blob_action, short
 from dregsy.copy.transfers import Transfers
@@ -33,8 +34,7 @@ BLOB_ATTEMPTS = 3
 STALL_TIMEOUT = 300.0
 
 
-@dataclass(slots=True)
-class CopyStats:
+class CopyStats(Struct):
     """What one copy moved."""
 
     bytes: int = 0
@@ -44,8 +44,7 @@ class CopyStats:
     manifests_pushed: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Pushed:
+class Pushed(Struct, frozen=True):
     """A manifest the copy pushed, and the `OCI-Subject` the registry answered with."""
 
     manifest: Manifest

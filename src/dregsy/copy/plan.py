@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 
 class TagAction(StrEnum):
@@ -11,8 +12,7 @@ class TagAction(StrEnum):
     COPY = "copy"
 
 
-@dataclass(frozen=True, slots=True)
-class TagDecision:
+class TagDecision(Struct, frozen=True):
     action: TagAction
     reason: str
 

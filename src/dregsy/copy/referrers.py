@@ -23,8 +23,9 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dregsy.config.types import ReferrerSettings
 from dregsy.copy.engine import ImageCopier
@@ -74,8 +75,7 @@ class ReferrerMemory:
             self._agreed.popitem(last=False)
 
 
-@dataclass(frozen=True, slots=True)
-class _Listing:
+class _Listing(Struct, frozen=True):
     """A subject's referrers at one registry; `index` when they came from a fallback tag."""
 
     entries: list[Referrer]

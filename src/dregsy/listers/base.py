@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
+
+from msgspec import Struct
 
 DOCKER_HUB_API = "https://hub.docker.com"
 DOCKER_INDEX_API = "https://index.docker.io"
@@ -20,8 +21,7 @@ class RepositoryLister(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class HubEndpoints:
+class HubEndpoints(Struct, frozen=True):
     """Where the Docker Hub API and the Docker index are (tests point them elsewhere)."""
 
     hub: str = DOCKER_HUB_API

@@ -8,9 +8,10 @@ all read these, so they always agree. Pure data, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from msgspec import Struct
 
 
 class ImageOutcome(StrEnum):
@@ -24,8 +25,7 @@ class RunOutcome(StrEnum):
     FAILURE = "failure"
 
 
-@dataclass(frozen=True, slots=True)
-class ImageResult:
+class ImageResult(Struct, frozen=True):
     """One image of one task run.
 
     `source` and `target` are references as written in logs (`host/repo:tag`); a failure
@@ -66,8 +66,7 @@ class ImageResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRun:
+class TaskRun(Struct, frozen=True):
     """One finished run of a task; times are seconds since the epoch.
 
     `repositories` and `repositories_found`: the source repositories this process synced,

@@ -9,7 +9,8 @@ ever holds task names, registry hosts, image references, digests, counts and err
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.config.types import Task
 from dregsy.observe.events import Listener
@@ -18,8 +19,7 @@ from dregsy.observe.results import ImageResult, TaskRun, iso
 MAX_FAILURES_SHOWN = 200  # per task; the count says how many there were
 
 
-@dataclass(slots=True)
-class TaskState:
+class TaskState(Struct):
     """What the board knows about one task."""
 
     name: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
+from msgspec import Struct
 from yarl import URL
 
 from dregsy.errors import RegistryError
@@ -15,8 +15,7 @@ from dregsy.registry.errors import raise_for_status
 from dregsy.registry.http import Response
 
 
-@dataclass(frozen=True, slots=True)
-class UploadStart:
+class UploadStart(Struct, frozen=True):
     """The answer to POST `/blobs/uploads/`: mounted, or an upload URL to PUT to."""
 
     mounted: bool

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from msgspec import Struct
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -22,8 +22,7 @@ ATTEMPTS = 3
 BACKOFF = 0.5  # seconds before the second attempt, doubled for each further one
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(Struct, frozen=True):
     """A 2xx response read whole: its body, headers and final URL (after redirects)."""
 
     body: bytes

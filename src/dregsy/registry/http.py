@@ -11,9 +11,9 @@ read to the end, its connection is reused, closed unread, the connection is drop
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from msgspec import Struct, field
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -71,8 +71,7 @@ def headers_of(pairs: Iterable[tuple[str, str]] | None = None) -> CIMultiDict[st
     return CIMultiDict(pairs or ())
 
 
-@dataclass(slots=True, eq=False)
-class Request:
+class Request(Struct, eq=False):
     """One HTTP request, as sent (the auth layer adds `Authorization` to its headers)."""
 
     method: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from dregsy import mediatypes
 from dregsy.digest import digest_of, is_digest, verify_bytes
@@ -16,8 +16,7 @@ from dregsy.registry.fetch import fetch
 _ACCEPT = {"Accept": mediatypes.ACCEPT}
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestHead:
+class ManifestHead(Struct, frozen=True):
     """What a HEAD tells about a manifest; `digest` is None if the registry did not say."""
 
     digest: str | None

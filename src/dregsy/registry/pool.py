@@ -8,10 +8,10 @@ recording (every response, each attempt) over an aiohttp session (`dregsy.regist
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp.abc import AbstractResolver
+from msgspec import Struct, field
 
 from dregsy.config.types import DEFAULT_MAX_CONNECTIONS
 from dregsy.reference import Registry
@@ -24,8 +24,7 @@ from dregsy.registry.tls import host_material, ssl_context
 from dregsy.registry.traffic import RegistryTraffic, TrafficSender
 
 
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
+class HttpSettings(Struct, frozen=True):
     """Connection settings shared by all registries."""
 
     certs_dir: Path

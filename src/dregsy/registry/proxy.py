@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from msgspec import Struct
 from yarl import URL
 
 from dregsy.errors import ConfigError
@@ -62,8 +62,7 @@ def bypasses(no_proxy: str, host: str, port: int | None) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class ProxySettings:
+class ProxySettings(Struct, frozen=True):
     """Proxy URLs per scheme and the hosts that bypass them."""
 
     http: str | None = None

@@ -9,7 +9,8 @@ the first request an image needs anyway, and remembered for the registry.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy import mediatypes
 from dregsy.digest import digest_of, is_digest
@@ -28,8 +29,7 @@ MAX_PAGES = 100
 _NO_API = (400, 404, 405, 406)
 
 
-@dataclass(frozen=True, slots=True)
-class TagIndex:
+class TagIndex(Struct, frozen=True):
     """A fallback tag's index as read: its bytes, digest, entries and ETag (if any)."""
 
     raw: bytes

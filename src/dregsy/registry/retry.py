@@ -17,8 +17,9 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC
+
+from msgspec import Struct
 
 from dregsy.registry.backoff import RegistryPause
 from dregsy.registry.http import Request, Response, Sender, TransportError
@@ -28,8 +29,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     """How often and how long to wait: base * factor**n, capped, plus or minus jitter."""
 
     attempts: int = 4
@@ -42,6 +42,9 @@ class RetryPolicy:
     def backoff(self, attempt: int, rnd: float) -> float:
         delay = min(self.cap, self.base * self.factor**attempt)
         return max(0.0, delay * (1 + self.jitter * (2 * rnd - 1)))
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 def retry_after(response: Response, now: float) -> float | None:
@@ -80,7 +83,7 @@ class RetrySender:
     def __init__(
         self,
         inner: Sender,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_RETRY,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
+
+from msgspec import Struct
 
 from dregsy.config.types import Location, ReferrerSettings
 from dregsy.errors import RelayError
@@ -15,8 +16,7 @@ from dregsy.reference import Reference
 NO_REFERRERS = ReferrerSettings()
 
 
-@dataclass(frozen=True, slots=True)
-class ImageJob:
+class ImageJob(Struct, frozen=True):
     """Copy the manifest `digest` found at `source` to `target`."""
 
     source: Reference
@@ -32,7 +32,7 @@ class ImageJob:
     referrers: ReferrerSettings = NO_REFERRERS  # what travels with the image
     # Progress: bytes as they reach the target (negative: an attempt that failed). Relays
     # that cannot tell leave it alone; the runner reports their CopyOutcome.bytes at the end.
-    on_bytes: Callable[[int], None] | None = field(default=None, compare=False)
+    on_bytes: Callable[[int], None] | None = None
 
     @property
     def detail_level(self) -> int:
@@ -40,8 +40,7 @@ class ImageJob:
         return logging.INFO if self.verbose else logging.DEBUG
 
 
-@dataclass(frozen=True, slots=True)
-class CopyOutcome:
+class CopyOutcome(Struct, frozen=True):
     """What a relay moved for one image."""
 
     bytes: int = 0

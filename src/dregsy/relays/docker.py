@@ -20,9 +20,9 @@ import contextlib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import httpx
+from msgspec import Struct, field
 
 from dregsy.config.types import Config, DockerSettings, Location
 from dregsy.credentials import Credentials
@@ -94,8 +94,7 @@ def scrub(text: str, credentials: tuple[Credentials | None, ...], *headers: str)
     return text
 
 
-@dataclass(slots=True)
-class ProgressLog:
+class ProgressLog(Struct):
     """Logs a daemon progress stream once per (layer, status), and tallies what moved."""
 
     what: str  # "pull 127.0.0.1:5000/demo/app:v1"

@@ -23,11 +23,11 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from msgspec import Struct
 
 from dregsy import __version__
 from dregsy.credentials import Credentials
@@ -56,8 +56,7 @@ class DaemonError(RelayError):
         super().__init__(message)
 
 
-@dataclass(frozen=True, slots=True)
-class DockerHost:
+class DockerHost(Struct, frozen=True):
     """Where the daemon listens: a UNIX socket path, or a TCP `host:port`."""
 
     url: str  # as configured, for messages
@@ -167,8 +166,7 @@ def error_body(body: bytes) -> str:
     return text[:_MAX_MESSAGE] or "(no message)"
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(Struct, frozen=True):
     connect: float = 10.0
     request: float = 60.0  # whole-response reads of ordinary requests
     stream_idle: float = 600.0  # the longest silence tolerated in a pull or push stream

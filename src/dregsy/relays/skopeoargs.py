@@ -19,9 +19,10 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from msgspec import Struct
 
 from dregsy.config.types import Credentials, Location
 from dregsy.manifest import Platform
@@ -38,8 +39,7 @@ _GO_ESCAPED = {"n": " ", "t": " ", '"': '"', "\\": "\\"}
 REDACTED = "***"
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
+class Access(Struct, frozen=True):
     """How skopeo reaches one side of a copy."""
 
     side: Side

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.digest import is_digest
 from dregsy.reference import is_valid_tag
@@ -34,8 +35,7 @@ class TagEntryError(ValueError):
     """A `tags:` entry that cannot work; the message is for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class TagRef:
+class TagRef(Struct, frozen=True):
     """A tag to copy, or a manifest by digest: `1.2.3`, `sha256:...` or `name@sha256:...`.
 
     The source is read by digest when there is one; the target gets `tag`, or, with a
@@ -56,8 +56,7 @@ def invented_tag(digest: str) -> str:
     return f"dregsy-{digest.partition(':')[2]}"
 
 
-@dataclass(frozen=True, slots=True)
-class SemverFilter:
+class SemverFilter(Struct, frozen=True):
     range: SemverRange
 
     def selects(self, tag: str) -> bool:
@@ -65,24 +64,21 @@ class SemverFilter:
         return version is not None and self.range.matches(version)
 
 
-@dataclass(frozen=True, slots=True)
-class RegexFilter:
+class RegexFilter(Struct, frozen=True):
     matcher: Matcher
 
     def selects(self, tag: str) -> bool:
         return self.matcher.matches(tag)
 
 
-@dataclass(frozen=True, slots=True)
-class KeepFilter:
+class KeepFilter(Struct, frozen=True):
     matcher: Matcher
 
     def keeps(self, tag: str) -> bool:
         return self.matcher.matches(tag)
 
 
-@dataclass(frozen=True, slots=True)
-class KeepLatest:
+class KeepLatest(Struct, frozen=True):
     count: int  # 0: no limit (as in dregsy)
 
     def reduce(self, tags: Sequence[str]) -> list[str]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _POSIX_CLASSES = {
     "alnum": "0-9A-Za-z",
@@ -60,8 +61,7 @@ def compile_go(text: str, *, written: str | None = None) -> re.Pattern[str]:
         raise GoRegexError(f"invalid regular expression {shown!r}: {exc.msg}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Matcher:
+class Matcher(Struct, frozen=True):
     """dregsy's `util.Regex`: an anchored regex, inverted by a leading `!`."""
 
     text: str  # as written, `!` included

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.selection.goregex import GoRegexError, anchor, compile_go, replace_all
 
@@ -26,8 +27,7 @@ def is_regex(text: str) -> bool:
     return text.strip().startswith(REGEX_PREFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class SourcePattern:
+class SourcePattern(Struct, frozen=True):
     """`from: regex:<re>`: the repositories of a source it selects."""
 
     text: str  # the regex as written
@@ -51,8 +51,7 @@ class SourcePattern:
         return f"{REGEX_PREFIX}{self.text}"
 
 
-@dataclass(frozen=True, slots=True)
-class Rewrite:
+class Rewrite(Struct, frozen=True):
     """`to: regex:<re>,<replacement>`."""
 
     text: str  # the regex as written
@@ -85,8 +84,7 @@ class Rewrite:
         return f"{REGEX_PREFIX}{self.text},{self.replacement}"
 
 
-@dataclass(frozen=True, slots=True)
-class RepoRule:
+class RepoRule(Struct, frozen=True):
     """A regex mapping: which listed repositories it takes, and where each one goes."""
 
     source: SourcePattern

@@ -9,7 +9,8 @@ kept (a one-character token is dropped; a space after an operator is allowed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.selection.semver import SemverError, Version, parse
 
@@ -27,8 +28,7 @@ _COMPARATORS: dict[str, Callable[[int], bool]] = {
 _NO_SPLIT_AFTER = frozenset("<>=")
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
+class Comparison(Struct, frozen=True):
     """One `op version` term."""
 
     op: str
@@ -38,8 +38,7 @@ class Comparison:
         return _COMPARATORS[self.op](version.compare(self.version))
 
 
-@dataclass(frozen=True, slots=True)
-class SemverRange:
+class SemverRange(Struct, frozen=True):
     """OR of ANDs of comparisons; `text` is the range as written."""
 
     text: str

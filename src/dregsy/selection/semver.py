@@ -9,7 +9,7 @@ Build metadata never affects order; a pre-release sorts before its release.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct
 
 _NUMBERS = frozenset("0123456789")
 _ALPHANUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
@@ -22,15 +22,27 @@ class SemverError(ValueError):
     """A string that is not a semantic version (the message says why, as blang does)."""
 
 
-@dataclass(frozen=True, slots=True, order=False)
-class Version:
+class Version(Struct, frozen=True):
     """major.minor.patch[-pre][+build]; compare with `key`."""
 
     major: int
     minor: int
     patch: int
     pre: tuple[str | int, ...] = ()
-    build: tuple[str, ...] = field(default=(), compare=False)
+    build: tuple[str, ...] = ()  # not part of equality or precedence
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return (self.major, self.minor, self.patch, self.pre) == (
+            other.major,
+            other.minor,
+            other.patch,
+            other.pre,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.major, self.minor, self.patch, self.pre))
 
     @property
     def key(self) -> tuple[int, int, int, int, tuple[PreKey, ...]]:

@@ -10,7 +10,8 @@ tag once. The registry's tag list is only needed when some entry filters it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.selection.filters import (
     KeepFilter,
@@ -23,8 +24,7 @@ from dregsy.selection.filters import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TagSelection:
+class TagSelection(Struct, frozen=True):
     """The compiled `tags:` of a mapping; no entries: every tag."""
 
     entries: tuple[TagEntry, ...] = ()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TypeVar
+
+from msgspec import Struct
 
 from dregsy.config.types import Mapping
 from dregsy.copy.plan import TagAction, TagDecision, decide_tag
@@ -35,8 +36,7 @@ SELECTION_CACHE_SIZE = 4096  # entries per cache of the decider
 _V = TypeVar("_V")
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Struct, frozen=True):
     action: TagAction
     reason: str
     digest: str  # what the target gets: the source's digest, or the selected manifest's

@@ -9,7 +9,8 @@ is read by digest, and pushed under its tag, or by digest when it has none.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.config.types import Mapping, Task
 from dregsy.errors import DregsyError, InvalidReferenceError, NotFoundError
@@ -34,8 +35,7 @@ class UnmappableRepository(DregsyError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True)
-class RepoPair:
+class RepoPair(Struct, frozen=True):
     """One source repository and where it goes."""
 
     source: Repository

@@ -6,7 +6,8 @@ Helpers of `dregsy.sync.runner` (which alone decides what failed).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.config.types import Mapping, Task
 from dregsy.observe.events import Listener
@@ -15,8 +16,7 @@ from dregsy.reference import Reference
 from dregsy.sync.decide import Decision
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
+class Pair(Struct, frozen=True):
     """One image of a task run: copy `source` to `target` per `mapping`."""
 
     source: Reference

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dregsy.copy.plan import short
 from dregsy.manifest import Manifest
@@ -22,8 +23,7 @@ from dregsy.registry.client import RegistryClient
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Selected:
+class Selected(Struct, frozen=True):
     """What goes to the target: a manifest digest, and the manifest itself if it is new."""
 
     digest: str

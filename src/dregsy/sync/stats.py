@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dregsy.observe.events import Listener
 from dregsy.observe.results import ImageOutcome, ImageResult
 
 
-@dataclass(slots=True)
-class RunStats:
+class RunStats(Struct):
     """Images copied, skipped and failed, and bytes moved, in one task run.
 
     `record` keeps each image's result and tells `listener` at once; `on_failure` hears of
@@ -26,9 +26,15 @@ class RunStats:
     duration: float = 0.0
     repositories: int | None = None  # source repositories synced (this shard's)
     repositories_found: int | None = None  # of those the mappings found
-    results: list[ImageResult] = field(default_factory=list, repr=False)
-    on_failure: Callable[[], None] | None = field(default=None, repr=False)
-    listener: Listener | None = field(default=None, repr=False)
+    results: list[ImageResult] = field(default_factory=list)
+    on_failure: Callable[[], None] | None = None
+    listener: Listener | None = None
+
+    def __repr__(self) -> str:  # the counts; not every result, nor the callbacks
+        return (
+            f"RunStats(copied={self.copied}, skipped={self.skipped}, failed={self.failed}, "
+            f"bytes={self.bytes}, referrers={self.referrers}, duration={self.duration})"
+        )
 
     def record(self, result: ImageResult) -> None:
         self.results.append(result)
