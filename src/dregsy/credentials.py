@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from msgspec import Struct
 
 
@@ -13,3 +15,6 @@ class Credentials(Struct, frozen=True):
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # rich's pretty printer and tracebacks
+        return [("username", self.username)]

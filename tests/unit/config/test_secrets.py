@@ -7,6 +7,7 @@ import json
 import traceback
 
 import pytest
+from rich.pretty import pretty_repr
 
 from dregsy.config.load import parse_config
 from dregsy.errors import ConfigError
@@ -84,3 +85,7 @@ def test_password_not_in_resolved_repr() -> None:
     assert parsed.tasks[0].source.credentials.password == SECRET
     assert SECRET not in repr(parsed)
     assert VALID not in repr(parsed)
+    shown = pretty_repr(parsed)  # rich asks __rich_repr__, not __repr__
+    assert "Credentials(username=" in shown
+    assert SECRET not in shown
+    assert VALID not in shown
