@@ -1,10 +1,10 @@
 """The config file's shape: dregsy's YAML keys, section by section, and their checks.
 
-Each section lists its keys (`dregsy.config.schema.Key`) and becomes a frozen dataclass
+Each section lists its keys (`dregsy.config.schema.Key`) and becomes a frozen Struct
 once every key is valid; the checks that span keys of one section run then. Unknown keys
 are errors, scalars are strict, and keys are matched as written (`auth_refresh` is an
 unknown key, not a synonym of `auth-refresh`). These classes only describe the file;
-`dregsy.config.resolve` turns them into the frozen dataclasses of `dregsy.config.types`.
+`dregsy.config.resolve` turns them into the frozen Structs of `dregsy.config.types`.
 """
 
 from __future__ import annotations
