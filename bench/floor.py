@@ -5,13 +5,19 @@ dregsy's concurrency (`parallel` tags in flight, `connections` per registry, a s
 per registry as dregsy has one per role). No tag lists, no auth, no digest checks, no
 retries: the least any client could do on this machine for the same answer.
 
-`python -m bench.floor SRC DST PARALLEL CONNECTIONS TAGS REPO:DEST_REPO...` (TAGS is a
-comma-separated list, the same in every repository, as the workloads seed them).
+With `--lists` (the `floor-lists` row) it first lists each source repository's tags, one
+GET each, then HEADs the tags each list gives: what any client must also ask when a mapping
+names no tags (dregsy's bench config, and skopeo sync's), with nothing else added.
+
+`python -m bench.floor [--lists] SRC DST PARALLEL CONNECTIONS TAGS REPO:DEST_REPO...`
+(TAGS is a comma-separated list, the same in every repository, as the workloads seed
+them; with `--lists` it is not used).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import aiohttp
@@ -32,9 +38,10 @@ async def heads(
     parallel: int,
     connections: int,
     pairs: list[tuple[str, str]],
-    tags: list[str],
+    tags: list[str] | None,
 ) -> int:
-    """HEAD every tag at both ends; returns how many were not 200 (0 on a real no-op)."""
+    """HEAD every tag at both ends (`tags`, or each repository's own list when None);
+    returns how many were not 200 (0 on a real no-op)."""
     headers = {"Accept": ACCEPT}
     slots = asyncio.Semaphore(parallel)
     missing = 0
@@ -54,14 +61,24 @@ async def heads(
                     if a.status != 200 or b.status != 200 or not same:
                         missing += 1
 
-        await asyncio.gather(*(tag(r, t, name) for r, t in pairs for name in tags))
+        async def listed(repo: str, to: str) -> None:
+            async with slots, pull.get(f"{src}/v2/{repo}/tags/list?n=1000") as listing:
+                names = json.loads(await listing.read())["tags"]
+            await asyncio.gather(*(tag(repo, to, name) for name in names))
+
+        if tags is None:
+            await asyncio.gather(*(listed(r, t) for r, t in pairs))
+        else:
+            await asyncio.gather(*(tag(r, t, name) for r, t in pairs for name in tags))
     return missing
 
 
 def main(argv: list[str]) -> int:
-    src, dst, parallel, connections, tags, *rest = argv
+    lists = argv[:1] == ["--lists"]
+    src, dst, parallel, connections, tags, *rest = argv[1:] if lists else argv
     pairs = [(a, b) for a, _, b in (p.partition(":") for p in rest)]
-    missing = asyncio.run(heads(src, dst, int(parallel), int(connections), pairs, tags.split(",")))
+    names = None if lists else tags.split(",")
+    missing = asyncio.run(heads(src, dst, int(parallel), int(connections), pairs, names))
     if missing:
         print(f"floor: {missing} tags differ or are missing", file=sys.stderr)
     return 1 if missing else 0

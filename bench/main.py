@@ -29,7 +29,7 @@ from tests.support.registry import RegistryFactory, RegistryServer
 
 from bench import shards, workloads
 from bench.latency import LatencyProxy, delayed
-from bench.tools import TOOLS, Setup
+from bench.tools import TOOLS, Command, Setup
 
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 
@@ -121,7 +121,7 @@ def _record(results: Results, name: str, run: int, tool: str, phase: str, m: Mea
 
 def _order(tools: list[str], run: int) -> list[str]:
     """The contenders for this run, rotated so each goes first in turn (floor is not one)."""
-    contenders = [t for t in tools if _variant(t)[0] != "floor"]
+    contenders = [t for t in tools if not _variant(t)[0].startswith("floor")]
     shift = run % len(contenders)
     return contenders[shift:] + contenders[:shift]
 
@@ -157,8 +157,18 @@ def _command(tool: str, setup: Setup) -> list[str]:
     return TOOLS[_variant(tool)[0]](setup)
 
 
-def _measures_floor(tool: str, opts: Options) -> bool:
-    return _variant(tool)[0] == "dregsy-native" and "floor" in opts.tools
+def _floors(tool: str, opts: Options) -> list[tuple[str, Command]]:
+    """The floor rows measured right after `tool` (dregsy-native's no-op), on its target:
+    `floor` (`floor:N` for a variant), and `floor-lists` for the plain tool."""
+    name, n = _variant(tool)
+    if name != "dregsy-native":
+        return []
+    rows: list[tuple[str, Command]] = []
+    if "floor" in opts.tools:
+        rows.append((_floor_of(tool), TOOLS["floor"]))
+    if "floor-lists" in opts.tools and n is None:
+        rows.append(("floor-lists", TOOLS["floor-lists"]))
+    return rows
 
 
 def run_workload(
@@ -193,9 +203,9 @@ def run_workload(
                         phases["no-op"] = measure(_command(tool, setup), source, dst, log)
                 for phase, m in phases.items():
                     _record(results, name, run, tool, phase, m)
-                if _measures_floor(tool, opts) and name in ("W1", "W2"):
-                    m = measure(TOOLS["floor"](setup), source, dst, work / f"{name}-floor.log")
-                    _record(results, name, run, _floor_of(tool), "no-op", m)
+                for row, floor in _floors(tool, opts) if name in ("W1", "W2") else ():
+                    m = measure(floor(setup), source, dst, work / f"{name}-{row}.log")
+                    _record(results, name, run, row, "no-op", m)
     source.stop()
     return results
 
@@ -236,9 +246,9 @@ def run_w5(opts: Options, factory: RegistryFactory, work: Path) -> Results:
                     noop = setup(tool, noop_wl, noop_in, noop_out)
                     m = measure(_command(tool, noop), noop_src, noop_dst, log)
                     _record(results, "W5", run, tool, noop_phase, m)
-                    if _measures_floor(tool, opts):
-                        m = measure(TOOLS["floor"](noop), noop_src, noop_dst, log)
-                        _record(results, "W5", run, _floor_of(tool), noop_phase, m)
+                    for row, floor in _floors(tool, opts):
+                        m = measure(floor(noop), noop_src, noop_dst, log)
+                        _record(results, "W5", run, row, noop_phase, m)
                 with (
                     target(factory, f"dst-W5-{tool.replace(':', '-')}-{run}") as dst,
                     delayed(dst.host, opts.rtt) as full_out,

@@ -98,12 +98,13 @@ def ideal(setup: Setup) -> list[str]:
     ]
 
 
-def floor(setup: Setup) -> list[str]:
+def floor(setup: Setup, lists: bool = False) -> list[str]:
     pairs = [f"{src}:{dst}" for src, dst in setup.workload.pairs()]
     return [
         BENCH_PYTHON,
         "-m",
         "bench.floor",
+        *(["--lists"] if lists else []),
         f"http://{setup.source}",
         f"http://{setup.target}",
         str(setup.parallel or DEFAULT_PARALLEL),
@@ -119,6 +120,7 @@ TOOLS: dict[str, Command] = {
     "ideal-copy": ideal,
     "dregsy-skopeo": dregsy("skopeo"),
     "dregsy-docker": dregsy("docker"),
-    # Not a contender: measured right after dregsy-native's no-op, on the same target.
+    # Not contenders: measured right after dregsy-native's no-op, on the same target.
     "floor": floor,
+    "floor-lists": lambda setup: floor(setup, lists=True),
 }
