@@ -1,5 +1,5 @@
 """`python -m dregsy` runs the command-line interface."""
 
-from dregsy.cli import run
+from dregsy.entry import run
 
 run()
